@@ -1,0 +1,8 @@
+"""The image's entrypoint: `python entrypoint.py [COMMAND] [ARGS]` (default: upgrade head)."""
+
+import sys
+
+from migrator.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Connecting to MySQL/MariaDB and waiting until it accepts a login.
+
+Waiting uses the driver alone (no SQLAlchemy), so `wait` stays light, and the
+connection that proved the server ready is the one the migration then uses.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pymysql
+from pymysql.constants import CLIENT
+
+from migrator.errors import AccessDenied, ConfigError, DatabaseUnreachable, MigratorError
+from migrator.logs import get_logger
+from migrator.target import DatabaseTarget
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+log = get_logger()
+
+# Errors that mean "not ready yet": the server is starting, restarting, or
+# momentarily out of connections. Anything else is retried in vain.
+RETRYABLE_ERRORS = frozenset(
+    {
+        1040,  # too many connections
+        1053,  # server shutdown in progress
+        1203,  # user has exceeded max_user_connections
+        2002,  # can't connect through socket
+        2003,  # can't connect (refused, timed out, and DNS failures in PyMySQL)
+        2005,  # unknown host (DNS may appear late in compose and Kubernetes)
+        2006,  # server has gone away
+        2013,  # lost connection during the handshake
+    }
+)
+
+# The session ended under the runner (server restart, killed connection, network).
+CONNECTION_LOST_ERRORS = frozenset({1053, 1927, 2003, 2006, 2013, 2055})
+
+# Refusals that retrying cannot fix (1129: every retry would make a blocked host worse).
+ACCESS_ERRORS = frozenset(
+    {
+        1044,  # access denied to the database
+        1045,  # access denied (wrong user or password)
+        1049,  # unknown database
+        1129,  # host blocked because of too many connection errors
+        1130,  # host not allowed to connect
+        1142,  # command denied (no privilege on a table)
+        1143,  # column command denied
+        1227,  # access denied: needs a privilege such as SUPER
+        1251,  # client does not support the authentication protocol
+        3159,  # connections must use TLS
+    }
+)
+
+INITIAL_BACKOFF = 0.1
+MAX_BACKOFF = 2.0
+# Waiting is logged on the first failure and then at most this often.
+WAIT_LOG_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """A target plus how long to keep trying it."""
+
+    target: DatabaseTarget
+    wait_timeout: float
+    connect_timeout: float
+
+
+def error_code(error: BaseException) -> int | None:
+    """The MySQL error number of a driver error, also when wrapped by SQLAlchemy."""
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, pymysql.err.MySQLError) and cause.args:
+        code = cause.args[0]
+        if isinstance(code, int):
+            return code
+    return None
+
+
+def error_text(error: BaseException) -> str:
+    """The server's or driver's message without SQLAlchemy's statement dump and links."""
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, pymysql.err.MySQLError) and len(cause.args) >= 2:
+        return f"({cause.args[0]}) {cause.args[1]}"
+    return str(cause).split("\n", 1)[0] or type(cause).__name__
+
+
+def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[Any]:
+    """One login attempt. Raises the driver's error, or ConfigError for a bad TLS file."""
+    options: dict[str, Any] = dict(target.options)
+    if options.pop("ssl_disabled", False):
+        options = {k: v for k, v in options.items() if not k.startswith("ssl_")}
+        options["ssl_disabled"] = True
+    try:
+        return pymysql.connect(
+            host=target.host,
+            port=target.port,
+            user=target.user,
+            password=target.password.get_secret_value(),
+            database=target.database,
+            charset="utf8mb4",
+            connect_timeout=max(timeout, 0.1),
+            # Alembic checks that stamping a revision matched one row; MySQL
+            # counts only changed rows unless asked for found rows.
+            client_flag=CLIENT.FOUND_ROWS,
+            # No read timeout: a long ALTER TABLE is not a dead server.
+            **options,
+        )
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise ConfigError(f"TLS file in DATABASE_URL cannot be read: {error.strerror}") from None
+
+
+def wait_for_database(
+    settings: ConnectionSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> pymysql.Connection[Any]:
+    """Log in and run ``SELECT 1``, retrying "not ready yet" errors until the deadline."""
+    target = settings.target
+    deadline = clock() + settings.wait_timeout
+    attempt = 0
+    backoff = INITIAL_BACKOFF
+    next_log = clock()
+    while True:
+        attempt += 1
+        remaining = deadline - clock()
+        try:
+            connection = connect_once(target, min(settings.connect_timeout, max(remaining, 0)))
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            if attempt > 1:
+                log.info("database is ready", extra={"attempts": attempt})
+            return connection
+        except pymysql.err.MySQLError as error:
+            code = error_code(error)
+            reason = error_text(error)
+            if code not in RETRYABLE_ERRORS:
+                raise classify_connect_error(error, target) from None
+        except ssl.SSLError as error:
+            raise AccessDenied(
+                f"TLS handshake with {target.host}:{target.port} failed: {error.reason or error}"
+            ) from None
+        now = clock()
+        if now >= deadline:
+            raise DatabaseUnreachable(
+                f"{target.redacted_url()} did not accept a login within"
+                f" {settings.wait_timeout:g}s ({attempt} attempts); last error: {reason}"
+            )
+        if now >= next_log:
+            log.info(
+                "waiting for the database",
+                extra={"attempt": attempt, "reason": reason, "target": target.redacted_url()},
+            )
+            next_log = now + WAIT_LOG_INTERVAL
+        # Full jitter spreads out many pods that started together.
+        sleep(min(random.uniform(0, backoff), max(deadline - now, 0)))  # noqa: S311
+        backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+def classify_connect_error(error: BaseException, target: DatabaseTarget) -> MigratorError:
+    """Turn a login failure into the runner's error with a hint at the fix."""
+    code = error_code(error)
+    reason = error_text(error)
+    where = target.redacted_url()
+    if code in {1044, 1045}:
+        return AccessDenied(f"login refused by {where}: {reason}; check the user and password")
+    if code == 1049:
+        return AccessDenied(f"{reason} on {where}: create the database or fix its name")
+    if code == 1129:
+        return AccessDenied(f"{reason}; the server blocks this host: run FLUSH HOSTS on the server")
+    if code in ACCESS_ERRORS:
+        return AccessDenied(f"{where} refused the connection: {reason}")
+    return DatabaseUnreachable(f"cannot connect to {where}: {reason}")
+
+
+def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection:
+    """Wrap an open driver connection in a SQLAlchemy Connection, without logging in again."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    handed_over = False
+
+    def reuse_connection() -> pymysql.Connection[Any]:
+        nonlocal handed_over
+        if handed_over:
+            # The runner holds exactly one connection, the one its lock lives on.
+            raise RuntimeError("the migration connection cannot be reopened")
+        handed_over = True
+        return raw
+
+    engine = sqlalchemy.create_engine(
+        "mysql+pymysql://", creator=reuse_connection, poolclass=NullPool
+    )
+    return engine.connect()
+
+
+@contextmanager
+def open_connection(settings: ConnectionSettings) -> Iterator[sqlalchemy.Connection]:
+    """Wait for the server, then yield one SQLAlchemy connection on that login.
+
+    Database errors that escape the block untranslated become the runner's
+    errors here: lost connections and missing privileges are not internal bugs.
+    """
+    import sqlalchemy
+
+    target = settings.target
+    raw = wait_for_database(settings)
+    try:
+        connection = sqlalchemy_connection(raw)
+    except sqlalchemy.exc.DBAPIError as error:
+        raw.close()
+        raise classify_connect_error(error, target) from None
+    try:
+        yield connection
+    except sqlalchemy.exc.DBAPIError as error:
+        code = error_code(error)
+        if code in CONNECTION_LOST_ERRORS:
+            raise DatabaseUnreachable(
+                f"lost the connection to {target.redacted_url()}: {error_text(error)}"
+            ) from None
+        if code in ACCESS_ERRORS:
+            raise AccessDenied(
+                f"{target.redacted_url()} refused a statement: {error_text(error)}"
+            ) from None
+        raise
+    finally:
+        # Closing a connection the server already dropped can fail; the session
+        # (and with it the migration lock) is gone either way.
+        with suppress(Exception):
+            connection.close()

@@ -1,0 +1,110 @@
+"""Exit statuses (a public contract) and the typed errors that carry them.
+
+The core raises these; only :mod:`migrator.cli` turns them into a printed line
+and a process exit status.
+"""
+
+from __future__ import annotations
+
+import signal
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What the process exit status tells the caller. Documented in the README."""
+
+    SUCCESS = 0
+    INTERNAL_ERROR = 1
+    CONFIG_ERROR = 2
+    DATABASE_UNREACHABLE = 3
+    ACCESS_DENIED = 4
+    LOCK_TIMEOUT = 5
+    MIGRATION_FAILED = 6
+    DRIFT_DETECTED = 7
+    UNKNOWN_REVISION = 8
+    SCRIPT_ERROR = 9
+    PENDING_REVISIONS = 10
+    INTERRUPTED_SIGINT = 130
+    INTERRUPTED_SIGTERM = 143
+
+
+class MigratorError(Exception):
+    """An expected failure: one line of text for a person, and an exit status."""
+
+    exit_status: ExitStatus = ExitStatus.INTERNAL_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MigratorError):
+    """A setting or command-line argument is missing, malformed or contradictory."""
+
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class DatabaseUnreachable(MigratorError):
+    """The server did not accept a login before the wait deadline."""
+
+    exit_status = ExitStatus.DATABASE_UNREACHABLE
+
+
+class AccessDenied(MigratorError):
+    """The server refused the login, a privilege is missing, or the database does not exist."""
+
+    exit_status = ExitStatus.ACCESS_DENIED
+
+
+class LockTimeout(MigratorError):
+    """Another runner held the migration lock for longer than the lock timeout."""
+
+    exit_status = ExitStatus.LOCK_TIMEOUT
+
+
+class MigrationFailed(MigratorError):
+    """A revision raised or the server rejected one of its statements."""
+
+    exit_status = ExitStatus.MIGRATION_FAILED
+
+
+class DriftDetected(MigratorError):
+    """`check` found differences between the database and the schema module."""
+
+    exit_status = ExitStatus.DRIFT_DETECTED
+
+
+class UnknownRevision(MigratorError):
+    """The database is at a revision that the bundled migrations do not contain."""
+
+    exit_status = ExitStatus.UNKNOWN_REVISION
+
+
+class ScriptError(MigratorError):
+    """The migration scripts or the schema module cannot be loaded or are inconsistent."""
+
+    exit_status = ExitStatus.SCRIPT_ERROR
+
+
+class PendingRevisions(MigratorError):
+    """The database is behind the head revision (reported by `status --exit-code`)."""
+
+    exit_status = ExitStatus.PENDING_REVISIONS
+
+
+class Interrupted(MigratorError):
+    """SIGINT or SIGTERM stopped the run at a safe point."""
+
+    def __init__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}")
+        self.signum = signum
+
+    @property
+    def exit_status(self) -> ExitStatus:  # type: ignore[override]
+        if self.signum == signal.SIGINT:
+            return ExitStatus.INTERRUPTED_SIGINT
+        return ExitStatus.INTERRUPTED_SIGTERM

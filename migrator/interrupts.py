@@ -1,0 +1,66 @@
+"""SIGTERM and SIGINT: stop at once while waiting, stop at a revision boundary while migrating.
+
+MySQL DDL is not transactional, so abandoning a revision halfway leaves the
+schema between two revisions. While a revision runs, a signal is only noted;
+the run stops at the next boundary, after the revision and its version row.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from migrator.errors import Interrupted
+from migrator.logs import get_logger
+
+log = get_logger()
+
+_pending: int | None = None
+_deferring = False
+_raised = False
+
+
+def install() -> None:
+    """Make SIGTERM and SIGINT raise Interrupted (PID 1 in a container has no default)."""
+    global _pending, _deferring, _raised
+    _pending, _deferring, _raised = None, False, False
+    signal.signal(signal.SIGTERM, _handle)
+    signal.signal(signal.SIGINT, _handle)
+
+
+def _handle(signum: int, _frame: FrameType | None) -> None:
+    global _pending, _raised  # noqa: PLW0603
+    if _pending is None:
+        _pending = signum
+    if _deferring:
+        log.warning(
+            "signal received: stopping after the current revision",
+            extra={"signal": signal.Signals(signum).name},
+        )
+        return
+    if not _raised:
+        # Raise once; a second signal during cleanup must not cut the cleanup short.
+        _raised = True
+        raise Interrupted(signum)
+
+
+def checkpoint() -> None:
+    """Raise Interrupted if a signal arrived while it was deferred."""
+    global _raised  # noqa: PLW0603
+    if _pending is not None and not _raised:
+        _raised = True
+        raise Interrupted(_pending)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold signals back for the duration of the block, then honour them."""
+    global _deferring  # noqa: PLW0603
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    checkpoint()

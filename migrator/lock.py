@@ -1,0 +1,114 @@
+"""The migration lock: MySQL's GET_LOCK, held on the connection that migrates.
+
+GET_LOCK is session-scoped and released by the server when the session ends,
+so a killed runner can never leave a stale lock behind (unlike a lock row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy
+from sqlalchemy import text
+
+from migrator.database import error_text
+from migrator.errors import LockTimeout
+from migrator.logs import get_logger
+
+log = get_logger()
+
+LOCK_PREFIX = "migrator:"
+MAX_LOCK_NAME = 64  # longer names fail with error 3057
+# GET_LOCK blocks in slices this long, so the wait can say who holds the lock.
+WAIT_SLICE = 5.0
+
+
+def lock_name(database: str) -> str:
+    """The server-wide lock name for one database (lock names are case-insensitive)."""
+    name = LOCK_PREFIX + database.lower()
+    if len(name) > MAX_LOCK_NAME:
+        digest = hashlib.sha256(database.lower().encode()).hexdigest()
+        name = LOCK_PREFIX + digest[: MAX_LOCK_NAME - len(LOCK_PREFIX)]
+    return name
+
+
+@contextmanager
+def migration_lock(
+    connection: sqlalchemy.Connection, database: str, timeout: float
+) -> Iterator[float]:
+    """Hold the database's migration lock; yields the seconds spent waiting for it."""
+    name = lock_name(database)
+    waited = acquire(connection, name, timeout)
+    try:
+        yield waited
+    finally:
+        release(connection, name)
+
+
+def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> float:
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        # Whole seconds: fractional GET_LOCK timeouts are not portable.
+        wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))
+        try:
+            got = connection.execute(
+                text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
+            ).scalar()
+        finally:
+            # SQLAlchemy began a transaction for the SELECT; left open, Alembic
+            # would take it for the caller's and never commit the version row.
+            connection.commit()
+        waited = time.monotonic() - started
+        if got == 1:
+            if waited >= 1:
+                log.info("acquired the migration lock", extra={"waited_s": round(waited, 1)})
+            return waited
+        if got is None:
+            raise LockTimeout(f"GET_LOCK({name!r}) failed on the server")
+        holder = describe_holder(connection, name)
+        if time.monotonic() >= deadline:
+            raise LockTimeout(
+                f"another runner ({holder}) held the migration lock for more than"
+                f" {timeout:g}s; raise MIGRATE_LOCK_TIMEOUT or check that runner"
+            )
+        log.info(
+            "waiting for the migration lock",
+            extra={"holder": holder, "waited_s": round(waited, 1)},
+        )
+
+
+def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
+    """Who holds the lock, from the processlist: connection id, user and host."""
+    try:
+        row = connection.execute(
+            text(
+                "SELECT p.ID, p.USER, p.HOST FROM information_schema.PROCESSLIST AS p"
+                " WHERE p.ID = IS_USED_LOCK(:name)"
+            ),
+            {"name": name},
+        ).first()
+    except sqlalchemy.exc.DBAPIError:
+        return "unknown holder"
+    finally:
+        connection.commit()
+    if row is None:
+        return "unknown holder"
+    return f"connection {row.ID} {row.USER}@{row.HOST}"
+
+
+def release(connection: sqlalchemy.Connection, name: str) -> None:
+    try:
+        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+        connection.commit()
+    except sqlalchemy.exc.DBAPIError as error:
+        # The server releases the lock with the session; a broken connection
+        # (the usual reason to land here) has already freed it.
+        log.debug("could not release the migration lock", extra={"reason": error_text(error)})
+    except sqlalchemy.exc.InvalidRequestError:
+        pass

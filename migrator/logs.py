@@ -1,0 +1,103 @@
+"""Logging: human text on a terminal, JSON lines elsewhere, secrets always masked.
+
+Log calls pass structured fields through ``extra``; both formats carry the same
+fields, so what a person reads in a terminal is what a log pipeline indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any, TextIO
+from urllib.parse import quote
+
+LOGGER_NAME = "migrator"
+MASK = "***"
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+class Redactor:
+    """Replaces known secrets, raw and URL-encoded, wherever they appear in text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        if not secret:
+            return
+        self._secrets.update({secret, quote(secret, safe=""), quote(secret)})
+
+    def __call__(self, text: str) -> str:
+        # Longest first, so a secret that contains another is masked whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES}
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        extras = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        if extras:
+            line += f"  {extras}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return self._redact(line)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(_fields(record))
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return self._redact(json.dumps(entry, default=str))
+
+
+def configure_logging(
+    log_format: str, redact: Redactor, *, debug: bool = False, stream: TextIO | None = None
+) -> None:
+    """Send the runner's log lines to stderr (stdout is kept for command output)."""
+    stream = stream or sys.stderr
+    if log_format == "auto":
+        log_format = "text" if stream.isatty() else "json"
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    get_logger().setLevel(logging.DEBUG if debug else logging.INFO)
+    # Alembic announces each step at INFO; the runner logs the same steps with
+    # timings, so Alembic's lines are shown only when debugging.
+    logging.getLogger("alembic").setLevel(logging.INFO if debug else logging.WARNING)
+    logging.captureWarnings(True)

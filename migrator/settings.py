@@ -1,0 +1,199 @@
+"""The runner's settings: read once, at the CLI edge, from the environment and `.env`.
+
+The core never reads the environment; it receives the typed values built here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from migrator.errors import ConfigError
+from migrator.target import DEFAULT_PORT, DatabaseTarget, parse_database_url, parse_port
+
+# The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LogFormat = Literal["auto", "text", "json"]
+
+
+class Settings(BaseSettings):
+    """Every setting the runner reads. The README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        validate_default=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        None,
+        alias="DATABASE_URL",
+        description="URL of the database to migrate: mysql://USER:PASSWORD@HOST:PORT/DATABASE.",
+    )
+    database_url_file: Path | None = Field(
+        None,
+        alias="DATABASE_URL_FILE",
+        description="File that holds DATABASE_URL (a Docker or Kubernetes secret).",
+    )
+    mysql_host: str | None = Field(
+        None, alias="MYSQL_HOST", description="Server host, when DATABASE_URL is not used."
+    )
+    mysql_port: str | None = Field(
+        None, alias="MYSQL_PORT", description=f"Server port (default {DEFAULT_PORT})."
+    )
+    mysql_user: str | None = Field(
+        None, alias="MYSQL_USER", description="User to log in as (default root)."
+    )
+    mysql_password: SecretStr | None = Field(
+        None, alias="MYSQL_PASSWORD", description="Password, taken as is (no URL encoding)."
+    )
+    mysql_password_file: Path | None = Field(
+        None,
+        alias="MYSQL_PASSWORD_FILE",
+        description="File that holds the password (a Docker or Kubernetes secret).",
+    )
+    mysql_database: str | None = Field(
+        None, alias="MYSQL_DATABASE", description="Database (schema) to migrate."
+    )
+    wait_timeout: float = Field(
+        60,
+        ge=0,
+        alias="MIGRATE_WAIT_TIMEOUT",
+        description="Seconds to wait for the server to accept a login before exit 3.",
+    )
+    connect_timeout: float = Field(
+        5,
+        gt=0,
+        alias="MIGRATE_CONNECT_TIMEOUT",
+        description="Seconds one connection attempt may take.",
+    )
+    lock_timeout: float = Field(
+        300,
+        ge=0,
+        alias="MIGRATE_LOCK_TIMEOUT",
+        description="Seconds to wait for another runner's migration lock before exit 5.",
+    )
+    log_format: LogFormat = Field(
+        "auto",
+        alias="MIGRATE_LOG_FORMAT",
+        description="auto, text or json; auto is text on a terminal and JSON lines otherwise.",
+    )
+    migrations_dir: Path = Field(
+        PROJECT_ROOT / "migrations",
+        alias="MIGRATE_MIGRATIONS_DIR",
+        description="Alembic script directory (env.py, versions/); default the bundled one.",
+    )
+    schema_ref: str = Field(
+        "schema:metadata",
+        alias="MIGRATE_SCHEMA",
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:attribute of the SQLAlchemy MetaData that autogenerate and check use.",
+    )
+    debug: bool = Field(
+        False,
+        alias="MIGRATE_DEBUG",
+        description="Show tracebacks and Alembic's own log lines.",
+    )
+
+    def database_target(self) -> DatabaseTarget:
+        """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
+
+        Both forms may be given only when they agree, so a stale `.env` cannot
+        silently redirect a run to another database.
+        """
+        url = _exclusive(self.database_url, self.database_url_file, "DATABASE_URL")
+        password = _exclusive(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
+        parts = {
+            "MYSQL_HOST": self.mysql_host,
+            "MYSQL_PORT": self.mysql_port,
+            "MYSQL_USER": self.mysql_user,
+            "MYSQL_DATABASE": self.mysql_database,
+        }
+        if url is not None:
+            target = parse_database_url(url)
+            _require_agreement(target, parts, password)
+            return target
+        if self.mysql_host is None:
+            raise ConfigError(
+                "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
+            )
+        if not self.mysql_database:
+            raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
+        return DatabaseTarget(
+            host=self.mysql_host,
+            port=parse_port(self.mysql_port, "MYSQL_PORT") if self.mysql_port else DEFAULT_PORT,
+            user=self.mysql_user or "root",
+            password=SecretStr(password or ""),
+            database=self.mysql_database,
+        )
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read the settings, turning validation failures into one-line configuration errors."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    # Built from the location and message only: pydantic's own text quotes the
+    # input value, which may be a password.
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        name = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{name}: {item['msg']}")
+    return "invalid setting " + "; ".join(problems)
+
+
+def _exclusive(value: SecretStr | None, file: Path | None, name: str) -> str | None:
+    if value is not None and file is not None:
+        raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
+    if file is not None:
+        return _read_secret_file(file, f"{name}_FILE")
+    return value.get_secret_value() if value is not None else None
+
+
+def _read_secret_file(path: Path, name: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}={path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}={path}: is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"{name}={path}: permission denied") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{name}={path}: cannot be read ({type(error).__name__})") from None
+    # Secret files usually end with a newline that is not part of the secret.
+    value = text.removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise ConfigError(f"{name}={path}: the file is empty")
+    return value
+
+
+def _require_agreement(
+    target: DatabaseTarget, parts: dict[str, str | None], password: str | None
+) -> None:
+    url_values = {
+        "MYSQL_HOST": target.host,
+        "MYSQL_PORT": str(target.port),
+        "MYSQL_USER": target.user,
+        "MYSQL_DATABASE": target.database,
+    }
+    conflicting = [
+        name for name, value in parts.items() if value is not None and value != url_values[name]
+    ]
+    if password is not None and password != target.password.get_secret_value():
+        conflicting.append("MYSQL_PASSWORD")
+    if conflicting:
+        raise ConfigError(
+            f"DATABASE_URL and {', '.join(conflicting)} disagree:"
+            " set either DATABASE_URL or the MYSQL_* variables, not both"
+        )

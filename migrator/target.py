@@ -1,0 +1,136 @@
+"""Where to connect: the parsed database target, and how to show it without the password.
+
+This module imports no driver and no SQLAlchemy, so configuration errors are
+reported before anything heavy is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote
+
+from pydantic import SecretStr
+
+from migrator.errors import ConfigError
+
+DEFAULT_PORT = 3306
+
+# Every scheme here means PyMySQL, the only driver in the image.
+SUPPORTED_SCHEMES = frozenset({"mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql"})
+
+# URL query options passed to PyMySQL, with their types. Query strings arrive as
+# text, and PyMySQL would treat "false" as true, so each option is parsed here.
+_BOOL_OPTIONS = frozenset({"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled"})
+_TEXT_OPTIONS = frozenset({"ssl_ca", "ssl_cert", "ssl_key", "unix_socket"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """One MySQL/MariaDB database to migrate."""
+
+    host: str
+    database: str
+    user: str = "root"
+    password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    port: int = DEFAULT_PORT
+    options: Mapping[str, str | bool] = field(default_factory=dict)
+
+    def redacted_url(self) -> str:
+        """The target as a URL with the password masked, for logs and messages."""
+        auth = quote(self.user, safe="")
+        if self.password.get_secret_value():
+            auth += ":***"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"mysql://{auth}@{host}:{self.port}/{self.database}"
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    """Parse a SQLAlchemy-style MySQL URL.
+
+    Messages never quote the URL: it may hold the password.
+    """
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator:
+        raise ConfigError(
+            "DATABASE_URL is not a URL: expected mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    scheme = scheme.lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        driver = scheme.partition("+")[2]
+        if scheme.partition("+")[0] in {"mysql", "mariadb"} and driver:
+            raise ConfigError(
+                f"DATABASE_URL asks for the driver {driver!r}; this image bundles PyMySQL only:"
+                " use mysql://"
+            )
+        raise ConfigError(
+            f"DATABASE_URL has the scheme {scheme!r}; only MySQL and MariaDB are supported:"
+            " use mysql:// or mariadb://"
+        )
+
+    # The last "@" separates the credentials, so a password that was not
+    # percent-encoded still parses as long as the host part has no "@".
+    credentials, at, location = rest.rpartition("@")
+    if not at:
+        credentials, location = "", rest
+    location, _, query = location.partition("?")
+    hostport, slash, database = location.partition("/")
+    database = unquote(database)
+    if not slash or not database:
+        raise ConfigError(
+            "DATABASE_URL names no database: expected mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    if "/" in database:
+        raise ConfigError(
+            "DATABASE_URL has a '/' after the database name;"
+            " percent-encode special characters in the password (%2F for '/')"
+        )
+    user, _, password = credentials.partition(":")
+    host, port = _split_host_port(hostport)
+    return DatabaseTarget(
+        host=host,
+        port=port,
+        user=unquote(user) or "root",
+        password=SecretStr(unquote(password)),
+        database=database,
+        options=_parse_options(query),
+    )
+
+
+def _split_host_port(hostport: str) -> tuple[str, int]:
+    if hostport.startswith("["):  # IPv6 literal
+        host, bracket, tail = hostport[1:].partition("]")
+        if not bracket:
+            raise ConfigError("DATABASE_URL has an unclosed '[' in the host")
+        port_text = tail.removeprefix(":")
+    else:
+        host, _, port_text = hostport.partition(":")
+    if not host:
+        raise ConfigError("DATABASE_URL names no host: expected mysql://USER@HOST:PORT/DATABASE")
+    return unquote(host), parse_port(port_text, "DATABASE_URL") if port_text else DEFAULT_PORT
+
+
+def parse_port(text: str, source: str) -> int:
+    """A TCP port from text, with an error that names where it came from."""
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{source} has an invalid port: expected a number from 1 to 65535")
+    return int(text)
+
+
+def _parse_options(query: str) -> dict[str, str | bool]:
+    options: dict[str, str | bool] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in _BOOL_OPTIONS:
+            if value.lower() not in _TRUE | _FALSE:
+                raise ConfigError(f"DATABASE_URL option {name} must be true or false")
+            options[name] = value.lower() in _TRUE
+        elif name in _TEXT_OPTIONS:
+            options[name] = value
+        else:
+            supported = ", ".join(sorted(_BOOL_OPTIONS | _TEXT_OPTIONS))
+            raise ConfigError(
+                f"DATABASE_URL has the unsupported option {name!r} (supported: {supported})"
+            )
+    return options
