@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from migrator import __version__, interrupts
-from migrator.errors import ConfigError, ExitStatus, MigratorError, PendingRevisions
+from migrator.errors import (
+    ConfigError,
+    ExitStatus,
+    Interrupted,
+    MigratorError,
+    PendingRevisions,
+)
 from migrator.logs import Redactor, configure_logging, get_logger
 from migrator.settings import Settings, load_settings
 from migrator.target import parse_database_url
@@ -120,7 +126,7 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         COMMANDS[args.command](_Invocation(args, settings, redact, stdout))
     except SystemExit as exit_request:  # --help and --version
         return int(exit_request.code or 0)
-    except MigratorError as error:
+    except (MigratorError, Interrupted) as error:
         log.error(
             error.message,
             extra={"exit_code": int(error.exit_status), "error": type(error).__name__},
@@ -201,33 +207,38 @@ def _wait(run: _Invocation) -> None:
 
 
 def _upgrade(run: _Invocation) -> None:
+    database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.upgrade(run.project(), run.database(), run.settings.lock_timeout, run.args.revision)
+    runner.upgrade(run.project(), database, run.settings.lock_timeout, run.args.revision)
 
 
 def _downgrade(run: _Invocation) -> None:
+    database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.downgrade(run.project(), run.database(), run.settings.lock_timeout, run.args.revision)
+    runner.downgrade(run.project(), database, run.settings.lock_timeout, run.args.revision)
 
 
 def _stamp(run: _Invocation) -> None:
+    database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.stamp(run.project(), run.database(), run.settings.lock_timeout, run.args.revision)
+    runner.stamp(run.project(), database, run.settings.lock_timeout, run.args.revision)
 
 
 def _check(run: _Invocation) -> None:
+    database = run.database()
     from migrator import runner
 
-    runner.check(run.project(), run.database())
+    runner.check(run.project(), database)
 
 
 def _autogenerate(run: _Invocation) -> None:
+    database = run.database()
     from migrator import runner
 
-    path = runner.autogenerate(run.project(), run.database(), run.args.message)
+    path = runner.autogenerate(run.project(), database, run.args.message)
     if path is not None:
         run.print(path)
 
@@ -239,9 +250,9 @@ def _revision(run: _Invocation) -> None:
 
 
 def _status(run: _Invocation) -> None:
+    database = run.database()
     from migrator import runner
 
-    database = run.database()
     current = runner.status(run.project(), database)
     run.print(
         f"database: {database.target.redacted_url()}",

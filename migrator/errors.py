@@ -95,16 +95,21 @@ class PendingRevisions(MigratorError):
     exit_status = ExitStatus.PENDING_REVISIONS
 
 
-class Interrupted(MigratorError):
-    """SIGINT or SIGTERM stopped the run at a safe point."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM stopped the run at a safe point.
+
+    A BaseException, like KeyboardInterrupt: raised from a signal handler, it
+    can surface inside any library code, and must not be swallowed by the many
+    ``except Exception`` blocks there (the logging module's among them).
+    """
 
     def __init__(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        super().__init__(f"interrupted by {name}")
+        self.message = f"interrupted by {signal.Signals(signum).name}"
+        super().__init__(self.message)
         self.signum = signum
 
     @property
-    def exit_status(self) -> ExitStatus:  # type: ignore[override]
+    def exit_status(self) -> ExitStatus:
         if self.signum == signal.SIGINT:
             return ExitStatus.INTERRUPTED_SIGINT
         return ExitStatus.INTERRUPTED_SIGTERM

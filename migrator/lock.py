@@ -56,14 +56,14 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
         remaining = deadline - time.monotonic()
         # Whole seconds: fractional GET_LOCK timeouts are not portable.
         wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))
-        try:
-            got = connection.execute(
-                text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
-            ).scalar()
-        finally:
-            # SQLAlchemy began a transaction for the SELECT; left open, Alembic
-            # would take it for the caller's and never commit the version row.
-            connection.commit()
+        got = connection.execute(
+            text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
+        ).scalar()
+        # SQLAlchemy began a transaction for the SELECT; left open, Alembic
+        # would take it for the caller's and never commit the version row.
+        # (Not in a `finally`: after a signal the connection is unusable, and
+        # a failing commit would hide why the wait ended.)
+        connection.commit()
         waited = time.monotonic() - started
         if got == 1:
             if waited >= 1:
@@ -93,10 +93,9 @@ def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
             ),
             {"name": name},
         ).first()
+        connection.commit()
     except sqlalchemy.exc.DBAPIError:
         return "unknown holder"
-    finally:
-        connection.commit()
     if row is None:
         return "unknown holder"
     return f"connection {row.ID} {row.USER}@{row.HOST}"

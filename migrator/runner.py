@@ -204,6 +204,7 @@ class _Progress:
     """Which revision is running, for timings and for naming it when it fails."""
 
     script: ScriptDirectory
+    stamped: tuple[str, ...]
     running: RevisionStep | None = None
     started: float = 0.0
     applied: list[str] = field(default_factory=list)
@@ -223,6 +224,7 @@ class _Progress:
     ) -> None:
         revision = step.up_revision_id or ""
         self.applied.append(revision)
+        self.stamped = tuple(sorted(heads))
         log.info(
             "applied revision" if step.is_upgrade else "reverted revision",
             extra={
@@ -232,7 +234,7 @@ class _Progress:
             },
         )
 
-    def failure(self, error: Exception, current: tuple[str, ...]) -> MigratorError:
+    def failure(self, error: Exception) -> MigratorError:
         code = error_code(error)
         if self.running is None:
             if code is not None and code in ACCESS_ERRORS:
@@ -246,7 +248,7 @@ class _Progress:
         statement = getattr(error, "statement", None)
         if statement:
             reason += f" in `{' '.join(statement.split())[:STATEMENT_PREVIEW]}`"
-        stamped = ", ".join(current) or "no revision"
+        stamped = ", ".join(self.stamped) or "no revision"
         hint = (
             "; MySQL DDL is not transactional, so the revision may be partly applied:"
             f" the database is still stamped at {stamped}; compare the schema with the"
@@ -266,10 +268,9 @@ def _run_steps(
     upgrade: bool,
 ) -> list[str]:
     """Apply revisions up or down to ``destination``; returns the revisions applied."""
-    progress = _Progress(script)
+    progress = _Progress(script, stamped=current_heads(connection))
     config = alembic_config(project, connection=connection)
     config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
-    before = current_heads(connection)
 
     def steps(current: tuple[str, ...], _context: MigrationContext) -> Iterator[RevisionStep]:
         return progress.steps(pending_steps(script, destination, current, upgrade=upgrade))
@@ -282,7 +283,7 @@ def _run_steps(
     except MigratorError:
         raise
     except Exception as error:
-        raise progress.failure(error, before) from None
+        raise progress.failure(error) from None
     return progress.applied
 
 

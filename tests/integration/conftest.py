@@ -237,7 +237,7 @@ class Users:
     def create(self, password: str, *grants: str) -> str:
         """A user with the given password and grants (e.g. "ALL ON db.*")."""
         name = f"mu_{uuid.uuid4().hex[:10]}"
-        self.server.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY %s", password)
+        self.server.execute(f"CREATE USER '{name}'@'%%' IDENTIFIED BY %s", password)
         self.created.append(name)
         for grant in grants:
             self.server.execute(f"GRANT {grant} TO '{name}'@'%'")

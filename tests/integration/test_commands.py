@@ -15,10 +15,8 @@ accounts = sa.Table(
     sa.Column("name", sa.String(40), nullable=False),
 )
 """
-ACCOUNTS_WITH_LEVEL = ACCOUNTS.replace(
-    '    sa.Column("name"',
-    '    sa.Column("level", mysql.TINYINT, nullable=False, server_default="1"),\n    sa.Column("name"',
-)
+LEVEL = '    sa.Column("level", mysql.TINYINT, nullable=False, server_default="1"),\n'
+ACCOUNTS_WITH_LEVEL = ACCOUNTS.replace('    sa.Column("name"', LEVEL + '    sa.Column("name"')
 
 
 def revision_files(migrations: MigrationsDir) -> list[Path]:

@@ -1,0 +1,92 @@
+"""Waiting for the server, and the signal exit codes (130, 143) while waiting."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+
+from migrator.lock import lock_name
+from tests.conftest import finish, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir, ScratchDatabase, TcpProxy, free_port
+
+
+def test_server_not_up_yet_then_success_once_it_is(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, proxy: TcpProxy
+) -> None:
+    migrations.chain(2)
+    late_url = database.url.replace(f":{database.target.port}/", f":{proxy.port}/")
+    starter = threading.Timer(3.0, proxy.start)
+    starter.start()
+    try:
+        result = migrate(DATABASE_URL=late_url, MIGRATE_WAIT_TIMEOUT="30")
+    finally:
+        starter.cancel()
+
+    assert result.code == 0, result.stderr
+    waiting = [e for e in result.logs if e["message"] == "waiting for the database"]
+    assert waiting, "the runner should report that it is waiting"
+    assert "Can't connect" in waiting[0]["reason"]
+    # Backoff is capped at 2 s and waiting is logged at most every 5 s.
+    assert len(waiting) <= 2
+    ready = next(e for e in result.logs if e["message"] == "database is ready")
+    assert ready["attempts"] > 1
+    assert database.version() == {"r0002"}
+
+
+def test_never_up_exits_3_after_the_deadline(migrate: Migrate) -> None:
+    result = migrate(
+        "wait", DATABASE_URL=f"mysql://root@127.0.0.1:{free_port()}/db", MIGRATE_WAIT_TIMEOUT="3"
+    )
+
+    assert result.code == 3
+    assert "did not accept a login within 3s" in result.error["message"]
+    assert result.elapsed >= 3
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_while_waiting_exits_at_once(
+    migrate: Migrate, signum: signal.Signals, code: int
+) -> None:
+    env = migrate.env(
+        DATABASE_URL=f"mysql://root@127.0.0.1:{free_port()}/db", MIGRATE_WAIT_TIMEOUT="120"
+    )
+    started = time.monotonic()
+    process = start_entrypoint(["wait"], env, migrate.workdir)
+    assert process.stderr is not None
+    first_line = process.stderr.readline()  # the first "waiting for the database"
+    assert "waiting for the database" in first_line
+
+    signalled = time.monotonic()
+    process.send_signal(signum)
+    result = finish(process, started, timeout=30)
+
+    assert result.code == code
+    assert time.monotonic() - signalled < 5
+    assert f"interrupted by {signum.name}" in result.stderr
+
+
+def test_sigterm_while_waiting_for_the_lock_exits_143(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(1)
+    holder = database.server.connect()
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK(%s, 0)", (lock_name(database.name),))
+        started = time.monotonic()
+        process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
+        assert process.stderr is not None
+        assert "starting upgrade" in process.stderr.readline()
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        result = finish(process, started, timeout=30)
+    finally:
+        holder.close()
+
+    assert result.code == 143
+    assert database.version() == set()
+    free = database.server.execute("SELECT IS_FREE_LOCK(%s)", lock_name(database.name))
+    assert free == [(1,)]

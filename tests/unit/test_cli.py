@@ -1,0 +1,134 @@
+"""The CLI edge: argument parsing, the one place errors become exit codes, lazy imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from migrator import cli
+from migrator.errors import ExitStatus
+from tests.conftest import ENTRYPOINT, RunEntrypoint
+
+
+def test_no_command_means_upgrade_head() -> None:
+    args = cli.parse_args([])
+
+    assert (args.command, args.revision) == ("upgrade", "head")
+    assert cli.parse_args(["--debug"]).command == "upgrade"
+
+
+def test_every_exit_status_is_documented_in_help() -> None:
+    for status in ExitStatus:
+        assert f"  {int(status)} " in cli.EXIT_CODES_HELP or f" {int(status)} interrupted" in (
+            cli.EXIT_CODES_HELP
+        ), status
+
+
+def test_an_unexpected_exception_is_exit_1_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIGRATE_LOG_FORMAT", "json")
+    monkeypatch.delenv("MIGRATE_DEBUG", raising=False)
+
+    def explode(_: object) -> None:
+        raise KeyError("no such thing\nsecond line")
+
+    monkeypatch.setitem(cli.COMMANDS, "heads", explode)
+
+    code = cli.run(["heads"], stdout=io.StringIO())
+
+    assert code == ExitStatus.INTERNAL_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert entry["message"].startswith("internal error: KeyError: 'no such thing")
+    assert "MIGRATE_DEBUG=1" in entry["message"]
+    assert "traceback" not in entry
+
+
+def test_debug_shows_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIGRATE_LOG_FORMAT", "json")
+
+    def explode(_: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(cli.COMMANDS, "heads", explode)
+
+    code = cli.run(["--debug", "heads"], stdout=io.StringIO())
+
+    assert code == 1
+    entry = json.loads(capsys.readouterr().err)
+    assert "Traceback" in entry["traceback"]
+    assert "explode" in entry["traceback"]
+
+
+@pytest.mark.parametrize(
+    "args", [["frobnicate"], ["downgrade"], ["revision"], ["status", "--nope"], ["--bogus"]]
+)
+def test_usage_errors_are_exit_2_without_a_database(
+    run_cli: RunEntrypoint, args: list[str]
+) -> None:
+    result = run_cli(*args)
+
+    assert result.code == 2
+    assert result.error["exit_code"] == 2
+    assert result.stdout == ""
+
+
+def test_version(run_cli: RunEntrypoint) -> None:
+    result = run_cli("--version")
+
+    assert result.code == 0
+    assert result.stdout.startswith("entrypoint.py ")
+
+
+def test_text_format_error_is_one_line_on_stderr(run_cli: RunEntrypoint) -> None:
+    result = run_cli("upgrade", MIGRATE_LOG_FORMAT="text")
+
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "ERROR" in lines[0]
+    assert "no database configured" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--help"], {}),
+        (["upgrade"], {"DATABASE_URL": "nonsense"}),
+        (["wait"], {"DATABASE_URL": "mysql://root@127.0.0.1:1/x", "MIGRATE_WAIT_TIMEOUT": "0"}),
+    ],
+)
+def test_help_config_errors_and_wait_do_not_import_sqlalchemy_or_alembic(
+    args: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = [{str(ENTRYPOINT)!r}, *{args!r}]\n"
+        "try:\n"
+        f"    runpy.run_path({str(ENTRYPOINT)!r}, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'sqlalchemy', 'alembic'})\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ENTRYPOINT.parent), **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert "HEAVY []" in result.stderr, result.stderr

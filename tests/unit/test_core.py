@@ -1,0 +1,100 @@
+"""Pieces of the core that need no server: waiting on a closed port, lock names, signals, diffs."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from migrator import interrupts
+from migrator.database import MAX_BACKOFF, ConnectionSettings, wait_for_database
+from migrator.errors import DatabaseUnreachable, Interrupted
+from migrator.lock import MAX_LOCK_NAME, lock_name
+from migrator.runner import describe_diff
+from migrator.target import parse_database_url
+
+
+class FakeClock:
+    """Time that advances only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_retries_a_refused_port_with_capped_backoff_until_the_deadline() -> None:
+    # Port 1 on loopback refuses at once: a real "server not up yet".
+    settings = ConnectionSettings(
+        target=parse_database_url("mysql://root@127.0.0.1:1/db"),
+        wait_timeout=30,
+        connect_timeout=1,
+    )
+    clock = FakeClock()
+
+    with pytest.raises(DatabaseUnreachable, match="did not accept a login within 30s") as caught:
+        wait_for_database(settings, sleep=clock.sleep, clock=clock)
+
+    assert "Can't connect" in str(caught.value)
+    assert clock.now == pytest.approx(30, abs=0.01)
+    assert max(clock.sleeps) <= MAX_BACKOFF
+    assert len(clock.sleeps) > 15  # kept trying, not one long sleep
+
+
+def test_lock_names_fit_mysqls_limit() -> None:
+    assert lock_name("shop") == "migrator:shop"
+    assert lock_name("Shop") == lock_name("shop")  # GET_LOCK names are case-insensitive
+    long_name = lock_name("x" * 64)
+    assert len(long_name) == MAX_LOCK_NAME
+    assert long_name != lock_name("x" * 63 + "y")
+
+
+@pytest.fixture
+def handlers() -> Iterator[None]:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    interrupts.install()
+    yield
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.usefixtures("handlers")
+def test_a_signal_outside_a_revision_interrupts_at_once() -> None:
+    with pytest.raises(Interrupted) as caught:
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill() returns
+
+    assert caught.value.exit_status == 143
+
+
+@pytest.mark.usefixtures("handlers")
+def test_a_signal_during_a_revision_waits_for_its_end() -> None:
+    finished = False
+    with pytest.raises(Interrupted) as caught, interrupts.deferred():  # noqa: PT012
+        # The block stands for a revision: it runs to its end despite the signal.
+        os.kill(os.getpid(), signal.SIGINT)
+        finished = True
+
+    assert finished
+    assert caught.value.exit_status == 130
+
+
+def test_describe_diff_names_the_objects() -> None:
+    metadata = sa.MetaData()
+    table = sa.Table("accounts", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    column = sa.Column("level", sa.Integer)
+
+    assert describe_diff(("add_table", table)) == "add_table accounts"
+    assert describe_diff(("add_column", None, "accounts", column)) == "add_column accounts.level"
+    modification: list[tuple[object, ...]] = [
+        ("modify_nullable", None, "accounts", "level", {}, True, False)
+    ]
+    assert describe_diff(modification) == "modify_nullable accounts.level"

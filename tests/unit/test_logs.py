@@ -1,0 +1,81 @@
+"""Log formats and masking."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from migrator.logs import Redactor, configure_logging, get_logger
+
+
+@pytest.fixture
+def stream() -> io.StringIO:
+    return io.StringIO()
+
+
+def test_json_lines_carry_the_structured_fields(stream: io.StringIO) -> None:
+    configure_logging("json", Redactor(), stream=stream)
+
+    get_logger().info("applied revision", extra={"revision": "abc", "duration_s": 0.5})
+
+    entry = json.loads(stream.getvalue())
+    assert entry["message"] == "applied revision"
+    assert entry["level"] == "info"
+    assert (entry["revision"], entry["duration_s"]) == ("abc", 0.5)
+    assert entry["time"].endswith("Z")
+
+
+def test_text_lines_carry_the_same_fields(stream: io.StringIO) -> None:
+    configure_logging("text", Redactor(), stream=stream)
+
+    get_logger().warning("waiting", extra={"attempt": 3})
+
+    line = stream.getvalue().strip()
+    assert " WARNING " in line
+    assert line.endswith("waiting  attempt=3")
+
+
+def test_auto_is_json_when_not_a_terminal(stream: io.StringIO) -> None:
+    configure_logging("auto", Redactor(), stream=stream)
+
+    get_logger().info("hello")
+
+    assert json.loads(stream.getvalue())["message"] == "hello"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_secrets_are_masked_raw_and_url_encoded(stream: io.StringIO, log_format: str) -> None:
+    configure_logging(log_format, Redactor(["p@ss/w rd"]), stream=stream)
+
+    get_logger().error("bad %s and %s", "p@ss/w rd", "p%40ss%2Fw%20rd", extra={"f": "xp@ss/w rdx"})
+
+    output = stream.getvalue()
+    assert "p@ss" not in output
+    assert "p%40ss" not in output
+    assert output.count("***") == 3
+
+
+def test_tracebacks_are_masked_too(stream: io.StringIO) -> None:
+    configure_logging("json", Redactor(["hunter2-secret"]), stream=stream)
+
+    try:
+        raise RuntimeError("login with hunter2-secret failed")
+    except RuntimeError:
+        get_logger().exception("boom")
+
+    entry = json.loads(stream.getvalue())
+    assert "RuntimeError" in entry["traceback"]
+    assert "hunter2-secret" not in stream.getvalue()
+
+
+def test_alembic_info_lines_are_hidden_unless_debugging(stream: io.StringIO) -> None:
+    configure_logging("json", Redactor(), stream=stream)
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade")
+    assert stream.getvalue() == ""
+
+    configure_logging("json", Redactor(), debug=True, stream=stream)
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade")
+    assert "Running upgrade" in stream.getvalue()
