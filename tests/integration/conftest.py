@@ -12,7 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pymysql
 import pytest
 
+from migrator.lock import lock_name
 from migrator.target import DatabaseTarget, parse_database_url
 from tests.conftest import PROJECT_ROOT, Result, run_entrypoint, runner_env
 
@@ -104,6 +105,22 @@ class ScratchDatabase:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", self.name
         )
         return {row[0] for row in rows}
+
+    @contextmanager
+    def lock_held_elsewhere(self) -> Iterator[int]:
+        """Hold this database's migration lock from another session; yields its id."""
+        holder = self.server.connect()
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(self.name),))
+                got, connection_id = cursor.fetchone() or (0, 0)
+            assert got == 1
+            yield int(connection_id)
+        finally:
+            holder.close()
+
+    def lock_is_free(self) -> bool:
+        return self.server.execute("SELECT IS_FREE_LOCK(%s)", lock_name(self.name)) == [(1,)]
 
     def version(self) -> set[str]:
         if "alembic_version" not in self.tables():

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from migrator.lock import lock_name
 from tests.conftest import RunEntrypoint
 from tests.integration.conftest import (
     Migrate,
@@ -144,17 +143,8 @@ def test_5_lock_held_by_another_session(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
     migrations.chain(1)
-    holder = database.server.connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0)", (lock_name(database.name),))
-            assert cursor.fetchone() == (1,)
-            cursor.execute("SELECT CONNECTION_ID()")
-            holder_id = cursor.fetchone()[0]
-
+    with database.lock_held_elsewhere() as holder_id:
         result = migrate(MIGRATE_LOCK_TIMEOUT="1")
-    finally:
-        holder.close()
 
     assert result.code == 5
     assert "held the migration lock for more than 1s" in result.error["message"]

@@ -40,62 +40,34 @@ def assert_no_password(text: str) -> None:
         assert form not in text
 
 
-def test_password_in_mysql_password(
-    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, account: str
-) -> None:
-    migrations.chain(1)
-
-    result = migrate(MYSQL_PASSWORD=PASSWORD, **parts(database, account))
-
-    assert result.code == 0, result.stderr
-    assert database.version() == {"r0001"}
-    assert_no_password(result.output)
-
-
-def test_password_in_mysql_password_file(
+@pytest.mark.parametrize(
+    "form", ["MYSQL_PASSWORD", "MYSQL_PASSWORD_FILE", "DATABASE_URL", "DATABASE_URL_FILE"]
+)
+def test_password_with_special_characters_in_every_form(
     migrate: Migrate,
     migrations: MigrationsDir,
     database: ScratchDatabase,
     account: str,
     tmp_path: Path,
+    form: str,
 ) -> None:
     migrations.chain(1)
-    secret = tmp_path / "password"
-    secret.write_text(PASSWORD + "\n")  # as `echo` and most secret tools write it
+    url = database.url_as(account, PASSWORD)
+    secret = tmp_path / "secret"
+    # Secret files usually end with a newline (`echo`, most secret tools).
+    secret.write_text((PASSWORD if form.startswith("MYSQL") else url) + "\n")
+    forms: dict[str, dict[str, str | None]] = {
+        "MYSQL_PASSWORD": {"MYSQL_PASSWORD": PASSWORD, **parts(database, account)},
+        "MYSQL_PASSWORD_FILE": {"MYSQL_PASSWORD_FILE": str(secret), **parts(database, account)},
+        "DATABASE_URL": {"DATABASE_URL": url},
+        "DATABASE_URL_FILE": {"DATABASE_URL": None, "DATABASE_URL_FILE": str(secret)},
+    }
 
-    result = migrate(MYSQL_PASSWORD_FILE=str(secret), **parts(database, account))
-
-    assert result.code == 0, result.stderr
-    assert database.version() == {"r0001"}
-
-
-def test_password_percent_encoded_in_database_url(
-    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, account: str
-) -> None:
-    migrations.chain(1)
-
-    result = migrate(DATABASE_URL=database.url_as(account, PASSWORD))
+    result = migrate(**forms[form])
 
     assert result.code == 0, result.stderr
     assert database.version() == {"r0001"}
     assert_no_password(result.output)
-
-
-def test_password_in_database_url_file(
-    migrate: Migrate,
-    migrations: MigrationsDir,
-    database: ScratchDatabase,
-    account: str,
-    tmp_path: Path,
-) -> None:
-    migrations.chain(1)
-    secret = tmp_path / "url"
-    secret.write_text(database.url_as(account, PASSWORD) + "\n")
-
-    result = migrate(DATABASE_URL=None, DATABASE_URL_FILE=str(secret))
-
-    assert result.code == 0, result.stderr
-    assert database.version() == {"r0001"}
 
 
 def test_url_and_parts_that_agree_are_accepted(

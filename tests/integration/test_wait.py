@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from migrator.lock import lock_name
 from tests.conftest import finish, start_entrypoint
 from tests.integration.conftest import Migrate, MigrationsDir, ScratchDatabase, TcpProxy, free_port
 
@@ -72,21 +71,15 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
     migrations.chain(1)
-    holder = database.server.connect()
-    try:
-        with holder.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0)", (lock_name(database.name),))
+    with database.lock_held_elsewhere():
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
         assert process.stderr is not None
         assert "starting upgrade" in process.stderr.readline()
-        time.sleep(1)
+        time.sleep(1)  # into GET_LOCK's wait
         process.send_signal(signal.SIGTERM)
         result = finish(process, started, timeout=30)
-    finally:
-        holder.close()
 
     assert result.code == 143
     assert database.version() == set()
-    free = database.server.execute("SELECT IS_FREE_LOCK(%s)", lock_name(database.name))
-    assert free == [(1,)]
+    assert database.lock_is_free()
