@@ -1,31 +1,29 @@
-"""Integration fixtures: a real MySQL-compatible server, a fresh database per test.
+"""Integration fixtures: migrations directories, schema modules, users and a TCP forwarder.
 
-The server comes from TEST_DATABASE_URL (default: the local MariaDB as root).
-With CI=true an unreachable server fails the run instead of skipping it.
+The server and the fresh database per test come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import pymysql
 import pytest
 
-from migrator.lock import lock_name
-from migrator.target import DatabaseTarget, parse_database_url
-from tests.conftest import PROJECT_ROOT, Result, run_entrypoint, runner_env
-
-DEFAULT_TEST_DATABASE_URL = "mysql://root@127.0.0.1:3306/test"
+from tests.conftest import (
+    PROJECT_ROOT,
+    Result,
+    ScratchDatabase,
+    Server,
+    run_entrypoint,
+    runner_env,
+)
 
 REVISION_TEMPLATE = '''"""{doc}"""
 
@@ -47,85 +45,6 @@ def upgrade() -> None:
 def downgrade() -> None:
 {downgrade}
 '''
-
-
-def url_of(target: DatabaseTarget) -> str:
-    password = target.password.get_secret_value()
-    auth = quote(target.user, safe="") + (":" + quote(password, safe="") if password else "")
-    return f"mysql://{auth}@{target.host}:{target.port}/{quote(target.database, safe='')}"
-
-
-class Server:
-    """Administrative access to the test server."""
-
-    def __init__(self, target: DatabaseTarget) -> None:
-        self.target = target
-
-    def connect(self, database: str | None = None) -> pymysql.Connection[Any]:
-        return pymysql.connect(
-            host=self.target.host,
-            port=self.target.port,
-            user=self.target.user,
-            password=self.target.password.get_secret_value(),
-            database=database,
-            autocommit=True,
-        )
-
-    def execute(self, sql: str, *params: object, database: str | None = None) -> list[Any]:
-        with closing(self.connect(database)) as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params or None)
-            return list(cursor.fetchall())
-
-
-@dataclass
-class ScratchDatabase:
-    """One throwaway database on the test server."""
-
-    server: Server
-    name: str
-
-    @property
-    def target(self) -> DatabaseTarget:
-        return replace(self.server.target, database=self.name)
-
-    @property
-    def url(self) -> str:
-        return url_of(self.target)
-
-    def url_as(self, user: str, password: str) -> str:
-        return url_of(
-            replace(self.target, user=user, password=type(self.target.password)(password))
-        )
-
-    def execute(self, sql: str, *params: object) -> list[Any]:
-        return self.server.execute(sql, *params, database=self.name)
-
-    def tables(self) -> set[str]:
-        rows = self.server.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", self.name
-        )
-        return {row[0] for row in rows}
-
-    @contextmanager
-    def lock_held_elsewhere(self) -> Iterator[int]:
-        """Hold this database's migration lock from another session; yields its id."""
-        holder = self.server.connect()
-        try:
-            with holder.cursor() as cursor:
-                cursor.execute("SELECT GET_LOCK(%s, 0), CONNECTION_ID()", (lock_name(self.name),))
-                got, connection_id = cursor.fetchone() or (0, 0)
-            assert got == 1
-            yield int(connection_id)
-        finally:
-            holder.close()
-
-    def lock_is_free(self) -> bool:
-        return self.server.execute("SELECT IS_FREE_LOCK(%s)", lock_name(self.name)) == [(1,)]
-
-    def version(self) -> set[str]:
-        if "alembic_version" not in self.tables():
-            return set()
-        return {row[0] for row in self.execute("SELECT version_num FROM alembic_version")}
 
 
 @dataclass
@@ -186,30 +105,6 @@ def sql(statement: str) -> str:
 
 def _body(lines: Sequence[str]) -> str:
     return "\n".join(f"    {line}" for line in lines) or "    pass"
-
-
-@pytest.fixture(scope="session")
-def server() -> Server:
-    target = parse_database_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
-    server = Server(target)
-    try:
-        server.execute("SELECT 1")
-    except pymysql.err.MySQLError as error:
-        message = f"test server {target.redacted_url()} is not reachable: {error}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return server
-
-
-@pytest.fixture
-def database(server: Server) -> Iterator[ScratchDatabase]:
-    name = f"mt_{uuid.uuid4().hex[:12]}"
-    server.execute(f"CREATE DATABASE `{name}`")
-    try:
-        yield ScratchDatabase(server, name)
-    finally:
-        server.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import RunEntrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, ScratchDatabase
+from tests.conftest import RunEntrypoint, ScratchDatabase
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
 
 ACCOUNTS = """
 accounts = sa.Table(

@@ -7,16 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunEntrypoint
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    SchemaModule,
-    ScratchDatabase,
-    Users,
-    free_port,
-    sql,
-)
+from tests.conftest import RunEntrypoint, ScratchDatabase
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, free_port, sql
 
 
 def test_0_success(migrate: Migrate, migrations: MigrationsDir) -> None:

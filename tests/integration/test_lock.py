@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from tests.conftest import finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, ScratchDatabase
+from tests.conftest import ScratchDatabase, finish, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir
 
 RUNNERS = 20
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration.conftest import Migrate, MigrationsDir, ScratchDatabase, sql
+from tests.conftest import ScratchDatabase
+from tests.integration.conftest import Migrate, MigrationsDir, sql
 
 
 def test_bundled_migrations_create_status_table_then_second_run_is_a_noop(
