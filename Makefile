@@ -9,7 +9,21 @@ BIN := $(VENV)/bin
 RUN := $(BIN)/python entrypoint.py
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install lock migrate revision check status test test-unit test-integration lint format
+# Docker: the docker.io package's CLI where installed (a newer CLI without buildx
+# cannot build with BuildKit), and the stand-in base images of
+# `make offline-images` where they exist (no registry on this kind of machine).
+DOCKER ?= $(shell bash tests/e2e/offline-images.sh --print-docker 2>/dev/null || echo docker)
+COMPOSE ?= $(shell $(DOCKER) compose version >/dev/null 2>&1 && echo "$(DOCKER) compose" || echo docker-compose)
+STANDIN_PYTHON_IMAGE := migrator-standin/python:bookworm
+STANDIN_MYSQL_IMAGE := migrator-standin/mysql:bookworm
+has_image = $(shell $(DOCKER) image inspect $(1) >/dev/null 2>&1 && echo yes)
+PYTHON_IMAGE ?= $(if $(call has_image,$(STANDIN_PYTHON_IMAGE)),$(STANDIN_PYTHON_IMAGE),python:3.12-slim-bookworm)
+MYSQL_IMAGE ?= $(if $(call has_image,$(STANDIN_MYSQL_IMAGE)),$(STANDIN_MYSQL_IMAGE),mysql:8.4)
+IMAGE ?= migrator:latest
+export DOCKER PYTHON_IMAGE MYSQL_IMAGE
+
+.PHONY: help install lock migrate revision check status test test-unit test-integration test-e2e \
+	lint format image up down logs compose-revision offline-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -47,11 +61,42 @@ test-unit: install ## Run the tests that need no server
 test-integration: install ## Run the tests against the MySQL/MariaDB server
 	$(BIN)/python -m pytest tests/integration
 
-lint: install ## ruff (lint and format check) and mypy --strict
+test-e2e: install ## Build the image and run it and the compose chain with Docker
+	$(BIN)/python -m pytest tests/e2e
+
+lint: install ## ruff (lint and format check), mypy --strict, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+offline-images: ## Install Docker and build stand-in base images (machines without a registry)
+	bash tests/e2e/offline-images.sh
+
+image: ## Build the runner image ($(IMAGE)) on $(PYTHON_IMAGE)
+	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+# The image is built by `make image` rather than by compose: docker-compose 1.29
+# would hand BuildKit builds to the first docker CLI on PATH.
+up: image ## Bring the compose chain up: db healthy, migrate exits 0, app starts
+	MIGRATOR_IMAGE=$(IMAGE) $(COMPOSE) up --detach
+	$(COMPOSE) logs migrate
+
+down: ## Stop the compose chain (the database volume is kept)
+	$(COMPOSE) down
+
+logs: ## Show the compose chain's logs
+	$(COMPOSE) logs
+
+compose-revision: image ## Autogenerate through compose: make compose-revision m="add guild"
+	@[ -n "$(m)" ] || { echo 'usage: make compose-revision m="what the revision does"' >&2; exit 2; }
+	MIGRATOR_IMAGE=$(IMAGE) $(COMPOSE) run --rm migrate upgrade
+	MIGRATOR_IMAGE=$(IMAGE) $(COMPOSE) run --rm --user "$$(id -u):$$(id -g)" \
+		-v "$(CURDIR)/migrations/versions:/app/migrations/versions" \
+		-v "$(CURDIR)/schema:/app/schema:ro" \
+		migrate autogenerate -m "$(m)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -218,3 +219,10 @@ def database(server: Server) -> Iterator[ScratchDatabase]:
         yield ScratchDatabase(server, name)
     finally:
         server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -10,7 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from tests.conftest import (
     Result,
     ScratchDatabase,
     Server,
+    free_port,
     run_entrypoint,
     runner_env,
 )
@@ -162,13 +163,6 @@ def users(server: Server) -> Iterator[Users]:
     yield users
     for name in users.created:
         server.execute(f"DROP USER IF EXISTS '{name}'@'%'")
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class TcpProxy:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunEntrypoint, ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, free_port, sql
+from tests.conftest import RunEntrypoint, ScratchDatabase, free_port
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
 
 
 def test_0_success(migrate: Migrate, migrations: MigrationsDir) -> None:

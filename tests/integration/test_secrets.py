@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, Users, free_port, sql
+from tests.conftest import ScratchDatabase, free_port
+from tests.integration.conftest import Migrate, MigrationsDir, Users, sql
 
 # Every character that breaks naive URL handling, plus a distinctive marker to search for.
 PASSWORD = "Zq7@:/%#?&+ =leak-canary"

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.conftest import ScratchDatabase, finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, free_port
+from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy
 
 
 def test_server_not_up_yet_then_success_once_it_is(

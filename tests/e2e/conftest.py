@@ -1,0 +1,176 @@
+"""End-to-end fixtures: a real Docker engine, the image built from this checkout, compose.
+
+Image names come from PYTHON_IMAGE and MYSQL_IMAGE (default: the official
+images; `make offline-images` builds stand-ins on machines without a
+registry). DOCKER names the CLI (the docker.io package's CLI builds with
+BuildKit where a newer CLI lacks buildx). Without an engine these tests are
+skipped, and with CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, free_port
+
+DOCKER = os.environ.get("DOCKER", "docker")
+PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:3.12-slim-bookworm")
+MYSQL_IMAGE = os.environ.get("MYSQL_IMAGE", "mysql:8.4")
+IMAGE = "migrator:e2e"
+# What goes into the image, for building variants of it from a copy.
+BUILD_CONTEXT = ["Dockerfile", ".dockerignore", "entrypoint.py", "requirements.lock",
+                 "migrator", "schema", "migrations"]  # fmt: skip
+
+# Figures printed at the end of the run (not asserted), so they can be tracked.
+MEASUREMENTS: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if MEASUREMENTS:
+        terminalreporter.section("e2e measurements")
+        for name, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{name}: {value}")
+
+
+def docker(
+    *args: str, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [DOCKER, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"docker {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def inspect(name: str) -> dict[str, Any]:
+    data: list[dict[str, Any]] = json.loads(docker("inspect", name).stdout)
+    return data[0]
+
+
+def build_image(tag: str, context: Path) -> None:
+    docker(
+        "build", "--quiet", "--build-arg", f"PYTHON_IMAGE={PYTHON_IMAGE}", "-t", tag, str(context)
+    )
+
+
+def copy_build_context(destination: Path) -> Path:
+    destination.mkdir(parents=True)
+    for name in BUILD_CONTEXT:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(source, destination / name)
+    return destination
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+@pytest.fixture(scope="session")
+def engine() -> None:
+    try:
+        available = docker("info", check=False, timeout=30).returncode == 0
+    except FileNotFoundError:
+        available = False
+    if not available:
+        message = f"no Docker engine reachable with {DOCKER!r}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def image(engine: None) -> str:
+    """The image built from this checkout, its size printed at the end of the run."""
+    started = time.monotonic()
+    build_image(IMAGE, PROJECT_ROOT)
+    MEASUREMENTS["image build (cached layers allowed)"] = f"{time.monotonic() - started:.1f} s"
+    size = int(inspect(IMAGE)["Size"])
+    base = int(inspect(PYTHON_IMAGE)["Size"])
+    MEASUREMENTS["image"] = f"{IMAGE} on {PYTHON_IMAGE}"
+    MEASUREMENTS["image size"] = megabytes(size)
+    MEASUREMENTS["size added over the base image"] = megabytes(size - base)
+    return IMAGE
+
+
+@dataclass
+class Compose:
+    """One compose project of the repository's docker-compose.yml, torn down afterwards."""
+
+    directory: Path
+    settings: dict[str, str]
+    project: str = field(default_factory=lambda: f"e2e{uuid.uuid4().hex[:8]}")
+
+    @property
+    def command(self) -> list[str]:
+        probe = subprocess.run([DOCKER, "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [DOCKER, "compose"]
+        return ["docker-compose"]
+
+    def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.command, "-p", self.project, *args],
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, **self.settings},
+        )
+
+    def container(self, service: str) -> dict[str, Any] | None:
+        ids = self("ps", "-a", "-q", service).stdout.split()
+        return inspect(ids[0]) if ids else None
+
+    def logs(self, service: str) -> str:
+        return self("logs", "--no-color", service).stdout
+
+
+@pytest.fixture
+def compose_project(tmp_path: Path, image: str) -> Iterator[Compose]:
+    password_file = tmp_path / "mysql_password"
+    password_file.write_text("e2e-Pw@:/%#-canary\n")
+    password_file.chmod(0o644)  # the runner reads it as UID 10001
+    compose = Compose(
+        directory=PROJECT_ROOT,
+        settings={
+            "MYSQL_IMAGE": MYSQL_IMAGE,
+            "PYTHON_IMAGE": PYTHON_IMAGE,
+            "MIGRATOR_IMAGE": image,
+            "MYSQL_PASSWORD_FILE": str(password_file),
+            "MYSQL_PORT": str(free_port()),
+        },
+    )
+    yield compose
+    compose("down", "--volumes", "--timeout", "5")
+
+
+def run_image(
+    *args: str, image: str = IMAGE, options: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`docker run --rm --read-only` on the host network, where the test server listens."""
+    return docker(
+        "run", "--rm", "--read-only", "--network", "host", *options, image, *args, check=False
+    )

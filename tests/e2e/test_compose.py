@@ -1,0 +1,65 @@
+"""The docker-compose pre-start chain: db healthy -> migrate exits 0 -> app starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_entrypoint, runner_env
+from tests.e2e.conftest import Compose, build_image, copy_build_context
+
+BROKEN_REVISION = '''"""a revision that fails"""
+from alembic import op
+
+revision = "b0rken000001"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE no_such_table ADD COLUMN x INT")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_app_starts_only_after_migrate_exited_0(compose_project: Compose) -> None:
+    up = compose_project("up", "--detach")
+
+    assert up.returncode == 0, up.stderr
+    migrate = compose_project.container("migrate")
+    app = compose_project.container("app")
+    assert migrate is not None
+    assert app is not None
+    assert migrate["State"]["ExitCode"] == 0
+    assert app["State"]["Running"]
+    # ISO-8601 timestamps of one clock compare as strings.
+    assert app["State"]["StartedAt"] > migrate["State"]["FinishedAt"]
+    assert '"message": "upgrade complete"' in compose_project.logs("migrate")
+    assert "e2e-Pw" not in compose_project.logs("migrate") + compose_project.logs("app")
+
+
+def test_a_broken_migration_stops_the_chain_with_6(
+    compose_project: Compose, tmp_path: Path
+) -> None:
+    context = copy_build_context(tmp_path / "context")
+    heads = run_entrypoint(["heads"], runner_env(), tmp_path)
+    head = heads.stdout.split()[0]
+    (context / "migrations" / "versions" / "b0rken000001_fails.py").write_text(
+        BROKEN_REVISION.format(head=head)
+    )
+    broken = "migrator:e2e-broken"
+    build_image(broken, context)
+    compose_project.settings["MIGRATOR_IMAGE"] = broken
+
+    up = compose_project("up", "--detach")
+
+    assert up.returncode != 0
+    migrate = compose_project.container("migrate")
+    assert migrate is not None
+    assert migrate["State"]["ExitCode"] == 6
+    assert "revision b0rken000001" in compose_project.logs("migrate")
+    app = compose_project.container("app")
+    assert app is None or app["State"]["StartedAt"].startswith("0001-01-01")

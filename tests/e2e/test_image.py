@@ -1,0 +1,114 @@
+"""The image, built from this checkout and run with a real Docker engine against the test server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, free_port
+from tests.e2e.conftest import MEASUREMENTS, docker, inspect, run_image
+
+NON_ROOT = "23456"  # stands for a developer's UID on the host
+
+
+def test_help_runs_read_only_as_a_non_root_user(image: str) -> None:
+    help_run = run_image("--help", image=image)
+
+    assert help_run.returncode == 0, help_run.stderr
+    assert "exit codes:" in help_run.stdout
+    assert inspect(image)["Config"]["User"] == "10001:10001"
+    identity = run_image(image=image, options=["--entrypoint", "id"])
+    assert identity.stdout.startswith("uid=10001 gid=10001"), identity.stdout
+
+
+def test_fresh_database_to_head_then_a_noop(image: str, database: ScratchDatabase) -> None:
+    url = ["-e", f"DATABASE_URL={database.url}"]
+
+    first = run_image(image=image, options=url)
+
+    assert first.returncode == 0, first.stderr
+    assert database.tables() == {"alembic_version", "status"}
+    head = database.version()
+    assert len(head) == 1
+
+    started = time.monotonic()
+    second = run_image(image=image, options=url)
+    MEASUREMENTS["docker run no-op at head"] = f"{time.monotonic() - started:.2f} s"
+
+    assert second.returncode == 0, second.stderr
+    messages = [json.loads(line)["message"] for line in second.stderr.splitlines()]
+    assert "nothing to do: already at head" in messages
+    assert database.version() == head
+
+
+def test_docker_stop_while_waiting_for_the_database_exits_143(image: str) -> None:
+    container = docker(
+        "run", "--detach", "--read-only", "--network", "host",
+        "-e", f"DATABASE_URL=mysql://root@127.0.0.1:{free_port()}/db",
+        "-e", "MIGRATE_WAIT_TIMEOUT=300",
+        image,
+    ).stdout.strip()  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "waiting for the database" not in docker("logs", container).stderr:
+            assert time.monotonic() < deadline, "the runner never started waiting"
+            time.sleep(0.2)
+
+        started = time.monotonic()
+        docker("stop", "--time", "10", container)
+        stopped_after = time.monotonic() - started
+
+        state = inspect(container)["State"]
+    finally:
+        docker("rm", "--force", container, check=False)
+
+    MEASUREMENTS["docker stop while waiting"] = f"{stopped_after:.2f} s"
+    # 143 means the runner handled SIGTERM itself; a runner that ignored it
+    # would have been killed after the 10 s grace period with 137.
+    assert state["ExitCode"] == 143
+    assert stopped_after < 5
+
+
+def test_autogenerate_through_the_container_writes_files_owned_by_the_caller(
+    image: str, database: ScratchDatabase, tmp_path: Path
+) -> None:
+    versions = tmp_path / "versions"
+    shutil.copytree(PROJECT_ROOT / "migrations" / "versions", versions,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    schema = tmp_path / "schema"
+    shutil.copytree(PROJECT_ROOT / "schema", schema, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (versions, *versions.iterdir()):
+        os.chown(path, int(NON_ROOT), int(NON_ROOT))
+    before = set(versions.iterdir())
+    as_developer = [
+        "--user", f"{NON_ROOT}:{NON_ROOT}",
+        "-v", f"{versions}:/app/migrations/versions",
+        "-v", f"{schema}:/app/schema:ro",
+        "-e", f"DATABASE_URL={database.url}",
+    ]  # fmt: skip
+    assert run_image("upgrade", image=image, options=as_developer).returncode == 0
+
+    unchanged = run_image("autogenerate", "-m", "nothing", image=image, options=as_developer)
+
+    assert unchanged.returncode == 0, unchanged.stderr
+    assert set(versions.iterdir()) == before
+
+    with (schema / "__init__.py").open("a") as module:
+        module.write(
+            '\nguild = Table("guild", metadata, Column("id", Integer, primary_key=True))\n'
+        )
+    changed = run_image("autogenerate", "-m", "add guild", image=image, options=as_developer)
+
+    assert changed.returncode == 0, changed.stderr
+    written = set(versions.iterdir()) - before
+    assert len(written) == 1
+    new_file = written.pop()
+    assert changed.stdout.strip() == f"/app/migrations/versions/{new_file.name}"
+    assert new_file.stat().st_uid == int(NON_ROOT)
+    assert new_file.stat().st_gid == int(NON_ROOT)
+    assert "op.create_table(" in new_file.read_text()
+    assert run_image("upgrade", image=image, options=as_developer).returncode == 0
+    assert "guild" in database.tables()
