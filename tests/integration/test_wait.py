@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy
+from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql
 
 
 def test_server_not_up_yet_then_success_once_it_is(
@@ -82,4 +82,35 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
 
     assert result.code == 143
     assert database.version() == set()
+    assert database.lock_is_free()
+
+
+def test_sigterm_during_a_revision_finishes_it_then_stops_with_143(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add(
+        "slow",
+        None,
+        upgrade=[
+            sql("CREATE TABLE first_half (id INT PRIMARY KEY)"),
+            "time.sleep(3)",
+            sql("CREATE TABLE second_half (id INT PRIMARY KEY)"),
+        ],
+    )
+    migrations.add("after", "slow", upgrade=[sql("CREATE TABLE never (id INT PRIMARY KEY)")])
+    started = time.monotonic()
+    process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
+    while "first_half" not in database.tables():
+        assert time.monotonic() - started < 30, "the slow revision never started"
+        time.sleep(0.1)
+
+    process.send_signal(signal.SIGTERM)
+    result = finish(process, started, timeout=60)
+
+    assert result.code == 143
+    assert "signal received: stopping after the current revision" in result.messages()
+    # The revision in flight ran to its end and was stamped; the next never started.
+    assert {"first_half", "second_half"} <= database.tables()
+    assert "never" not in database.tables()
+    assert database.version() == {"slow"}
     assert database.lock_is_free()
