@@ -12,6 +12,8 @@ import sqlalchemy
 from alembic.config import Config
 from alembic.util import CommandError
 
+from migrator.marker import MARKER_TABLE
+
 CONNECTION = "connection"
 TARGET_METADATA = "target_metadata"
 ON_VERSION_APPLY = "on_version_apply"
@@ -39,4 +41,10 @@ def context_options(config: Config) -> dict[str, Any]:
         # version row advance with each revision rather than once at the end.
         "transaction_per_migration": True,
         "on_version_apply": config.attributes.get(ON_VERSION_APPLY, ()),
+        "include_name": include_name,
     }
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Leave the runner's own bookkeeping table out of autogenerate and check."""
+    return not (type_ == "table" and name == MARKER_TABLE)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,12 +25,14 @@ from migrator.errors import (
     PendingRevisions,
 )
 from migrator.logs import Redactor, configure_logging, get_logger
+from migrator.report import RunReport, write_termination_message
 from migrator.settings import Settings, load_settings
 from migrator.target import parse_database_url
 
 if TYPE_CHECKING:
     from migrator.database import ConnectionSettings
-    from migrator.runner import Project
+    from migrator.runner import RunOptions
+    from migrator.scripts import Project
 
 log = get_logger()
 
@@ -90,7 +94,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("heads", help="show the head revision(s) of the migrations")
     stamp = commands.add_parser("stamp", help="record REVISION as applied without running it")
     stamp.add_argument("revision", help="revision to record, e.g. head or base")
-    commands.add_parser("wait", help="only wait until the database accepts a login")
+    wait = commands.add_parser("wait", help="only wait until the database accepts a login")
+    wait.add_argument(
+        "--head",
+        action="store_true",
+        help="also wait (MIGRATE_HEAD_TIMEOUT) until the database is at head; never runs DDL",
+    )
+    resolve = commands.add_parser(
+        "resolve", help="clear an interrupted revision after checking the schema by hand"
+    )
+    resolve.add_argument("revision", help="the interrupted revision, as the error named it")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument(
+        "--applied", action="store_true", help="its changes are all there: stamp it as done"
+    )
+    outcome.add_argument(
+        "--not-applied", action="store_true", help="none of its changes are there: run it again"
+    )
     sql = commands.add_parser("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"
@@ -112,36 +132,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str], *, stdout: TextIO) -> int:
+    started = time.monotonic()
     interrupts.install()
     redact = Redactor()
+    report = RunReport()
     debug = "--debug" in argv or os.environ.get("MIGRATE_DEBUG", "").lower() in {"1", "true"}
     configure_logging(_fallback_log_format(), redact, debug=debug)
+    settings: Settings | None = None
+    failure: BaseException | None = None
     try:
         args = parse_args(argv)
+        report.command = args.command
         settings = load_settings()
         debug = debug or settings.debug
         configure_logging(settings.log_format, redact, debug=debug)
         for secret in _secrets(settings):
             redact.add(secret)
-        COMMANDS[args.command](_Invocation(args, settings, redact, stdout))
+        COMMANDS[args.command](_Invocation(args, settings, redact, stdout, report))
+        status = ExitStatus.SUCCESS
     except SystemExit as exit_request:  # --help and --version
         return int(exit_request.code or 0)
     except (MigratorError, Interrupted) as error:
-        log.error(
-            error.message,
-            extra={"exit_code": int(error.exit_status), "error": type(error).__name__},
-        )
-        return int(error.exit_status)
+        failure, status = error, error.exit_status
+        log.error(error.message, extra={"exit_code": int(status), "error": type(error).__name__})
     except Exception as error:
+        failure, status = error, ExitStatus.INTERNAL_ERROR
         first_line = (str(error).strip().splitlines() or [""])[0]
         log.error(
             f"internal error: {type(error).__name__}: {first_line}"
             + ("" if debug else " (set MIGRATE_DEBUG=1 for the traceback)"),
             exc_info=debug,
-            extra={"exit_code": int(ExitStatus.INTERNAL_ERROR), "error": type(error).__name__},
+            extra={"exit_code": int(status), "error": type(error).__name__},
         )
-        return int(ExitStatus.INTERNAL_ERROR)
-    return int(ExitStatus.SUCCESS)
+    if settings is not None:
+        summary = report.summary(int(status), failure, time.monotonic() - started)
+        write_termination_message(settings.termination_log, summary, redact)
+    return int(status)
 
 
 def _fallback_log_format() -> str:
@@ -174,9 +200,10 @@ class _Invocation:
     settings: Settings
     redact: Redactor
     stdout: TextIO
+    report: RunReport
 
     def project(self) -> Project:
-        from migrator.runner import Project
+        from migrator.scripts import Project
 
         return Project(self.settings.migrations_dir, self.settings.schema_ref)
 
@@ -194,15 +221,32 @@ class _Invocation:
             connect_timeout=self.settings.connect_timeout,
         )
 
+    def options(self) -> RunOptions:
+        from migrator.runner import RunOptions
+
+        return RunOptions(
+            runner=f"{self.settings.pod_name or socket.gethostname()} pid {os.getpid()}",
+            lock_timeout=self.settings.lock_timeout,
+            ddl_lock_timeout=self.settings.ddl_lock_timeout,
+            on_unknown_revision=self.settings.on_unknown_revision,
+            use_lock=self.settings.lock_mode == "get_lock",
+        )
+
     def print(self, *lines: object) -> None:
         for line in lines:
             print(line, file=self.stdout)
 
 
 def _wait(run: _Invocation) -> None:
+    database = run.database()
+    if run.args.head:
+        from migrator import runner
+
+        runner.wait_for_head(run.project(), database, run.options(), run.settings.head_timeout)
+        return
     from migrator.database import wait_for_database
 
-    wait_for_database(run.database()).close()
+    wait_for_database(database).close()
     log.info("the database accepts logins")
 
 
@@ -210,21 +254,30 @@ def _upgrade(run: _Invocation) -> None:
     database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.upgrade(run.project(), database, run.settings.lock_timeout, run.args.revision)
+    runner.upgrade(run.project(), database, run.options(), run.args.revision, run.report)
 
 
 def _downgrade(run: _Invocation) -> None:
     database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.downgrade(run.project(), database, run.settings.lock_timeout, run.args.revision)
+    runner.downgrade(run.project(), database, run.options(), run.args.revision, run.report)
 
 
 def _stamp(run: _Invocation) -> None:
     database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
-    runner.stamp(run.project(), database, run.settings.lock_timeout, run.args.revision)
+    runner.stamp(run.project(), database, run.options(), run.args.revision)
+
+
+def _resolve(run: _Invocation) -> None:
+    database = run.database()
+    from migrator import runner
+
+    runner.resolve(
+        run.project(), database, run.options(), run.args.revision, applied=run.args.applied
+    )
 
 
 def _check(run: _Invocation) -> None:
@@ -253,13 +306,15 @@ def _status(run: _Invocation) -> None:
     database = run.database()
     from migrator import runner
 
-    current = runner.status(run.project(), database)
+    current, interrupted = runner.status(run.project(), database)
     run.print(
         f"database: {database.target.redacted_url()}",
         f"current:  {', '.join(current.current) or 'base (empty)'}",
         f"head:     {', '.join(current.heads) or 'none (no revisions)'}",
         f"pending:  {' '.join(current.pending) or 'none'}",
     )
+    if interrupted is not None:
+        run.print(f"interrupted: {interrupted.describe()}")
     if run.args.exit_code and current.pending:
         raise PendingRevisions(f"{len(current.pending)} revision(s) pending")
 
@@ -293,6 +348,7 @@ COMMANDS: dict[str, Callable[[_Invocation], None]] = {
     "heads": _heads,
     "stamp": _stamp,
     "wait": _wait,
+    "resolve": _resolve,
     "sql": _sql,
 }
 

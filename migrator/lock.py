@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import sqlalchemy
 from sqlalchemy import text
 
-from migrator.database import error_text
+from migrator.database import error_code, error_text
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
 
@@ -25,6 +25,7 @@ LOCK_PREFIX = "migrator:"
 MAX_LOCK_NAME = 64  # longer names fail with error 3057
 # GET_LOCK blocks in slices this long, so the wait can say who holds the lock.
 WAIT_SLICE = 5.0
+NOT_SUPPORTED = 1235  # Galera/PXC builds that refuse GET_LOCK
 
 
 def lock_name(database: str) -> str:
@@ -56,9 +57,19 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
         remaining = deadline - time.monotonic()
         # Whole seconds: fractional GET_LOCK timeouts are not portable.
         wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))
-        got = connection.execute(
-            text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
-        ).scalar()
+        try:
+            got = connection.execute(
+                text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
+            ).scalar()
+        except sqlalchemy.exc.DBAPIError as error:
+            if error_code(error) == NOT_SUPPORTED:
+                # Fail closed: without a lock, two pods would run the same DDL.
+                raise LockTimeout(
+                    f"the server does not support GET_LOCK ({error_text(error)}), so runners"
+                    " cannot exclude each other; set MIGRATE_LOCK=none only where a single"
+                    " runner is guaranteed (e.g. one Kubernetes Job)"
+                ) from None
+            raise
         # SQLAlchemy began a transaction for the SELECT; left open, Alembic
         # would take it for the caller's and never commit the version row.
         # (Not in a `finally`: after a signal the connection is unusable, and
@@ -99,6 +110,37 @@ def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
     if row is None:
         return "unknown holder"
     return f"connection {row.ID} {row.USER}@{row.HOST}"
+
+
+def describe_ddl_blockers(connection: sqlalchemy.Connection) -> str:
+    """Sessions that hold locks in this database, for when a DDL statement waited too long.
+
+    MySQL 8 shows metadata locks in performance_schema; MariaDB (without the
+    METADATA_LOCK_INFO plugin) does not, but the sessions with an open InnoDB
+    transaction are what holds metadata locks in practice.
+    """
+    queries = (
+        "SELECT DISTINCT t.PROCESSLIST_ID, t.PROCESSLIST_USER, t.PROCESSLIST_HOST,"
+        " t.PROCESSLIST_COMMAND, t.PROCESSLIST_TIME"
+        " FROM performance_schema.metadata_locks AS m"
+        " JOIN performance_schema.threads AS t ON t.THREAD_ID = m.OWNER_THREAD_ID"
+        " WHERE m.OBJECT_SCHEMA = DATABASE() AND m.LOCK_STATUS = 'GRANTED'"
+        " AND t.PROCESSLIST_ID <> CONNECTION_ID()",
+        "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME"
+        " FROM information_schema.INNODB_TRX AS x"
+        " JOIN information_schema.PROCESSLIST AS p ON p.ID = x.trx_mysql_thread_id"
+        " WHERE p.ID <> CONNECTION_ID()",
+    )
+    for query in queries:
+        try:
+            rows = connection.execute(text(query)).all()
+        except sqlalchemy.exc.DBAPIError:
+            rows = []
+        if rows:
+            return "; ".join(
+                f"connection {row[0]} {row[1]}@{row[2]} ({row[3]} for {row[4]}s)" for row in rows
+            )
+    return "no blocking session found (it may have finished)"
 
 
 def release(connection: sqlalchemy.Connection, name: str) -> None:

@@ -18,6 +18,8 @@ from migrator.target import DEFAULT_PORT, DatabaseTarget, parse_database_url, pa
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LogFormat = Literal["auto", "text", "json"]
+UnknownRevisionPolicy = Literal["fail", "skip"]
+LockMode = Literal["get_lock", "none"]
 
 
 class Settings(BaseSettings):
@@ -78,6 +80,42 @@ class Settings(BaseSettings):
         ge=0,
         alias="MIGRATE_LOCK_TIMEOUT",
         description="Seconds to wait for another runner's migration lock before exit 5.",
+    )
+    ddl_lock_timeout: int = Field(
+        30,
+        ge=1,
+        alias="MIGRATE_DDL_LOCK_TIMEOUT",
+        description="Seconds a statement may wait for a metadata lock (lock_wait_timeout) before"
+        " exit 6 naming the blocking sessions.",
+    )
+    head_timeout: float = Field(
+        300,
+        ge=0,
+        alias="MIGRATE_HEAD_TIMEOUT",
+        description="Seconds `wait --head` waits for the database to reach head before exit 10.",
+    )
+    on_unknown_revision: UnknownRevisionPolicy = Field(
+        "fail",
+        alias="MIGRATE_ON_UNKNOWN_REVISION",
+        description="fail (exit 8) or skip (exit 0, touch nothing) when the database is at a"
+        " revision this image does not know, e.g. during a rollback.",
+    )
+    lock_mode: LockMode = Field(
+        "get_lock",
+        alias="MIGRATE_LOCK",
+        description="get_lock, or none where GET_LOCK is unsupported (Galera) and the caller"
+        " guarantees a single runner.",
+    )
+    termination_log: Path = Field(
+        Path("/dev/termination-log"),
+        alias="MIGRATE_TERMINATION_LOG",
+        description="File for a one-line JSON summary of the run, written when it is writable.",
+    )
+    pod_name: str | None = Field(
+        None,
+        alias="POD_NAME",
+        description="Pod name (Kubernetes downward API), recorded as who holds the lock or"
+        " interrupted a revision.",
     )
     log_format: LogFormat = Field(
         "auto",

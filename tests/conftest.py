@@ -25,6 +25,7 @@ import pymysql
 import pytest
 
 from migrator.lock import lock_name
+from migrator.marker import MARKER_TABLE
 from migrator.target import DatabaseTarget, parse_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -170,10 +171,15 @@ class ScratchDatabase:
         return self.server.execute(sql, *params, database=self.name)
 
     def tables(self) -> set[str]:
+        """The tables, without the runner's own marker table (see `run_marker`)."""
         rows = self.server.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", self.name
         )
-        return {row[0] for row in rows}
+        return {row[0] for row in rows} - {MARKER_TABLE}
+
+    def run_marker(self) -> list[tuple[Any, ...]]:
+        """The rows of the runner's marker table: one per interrupted revision."""
+        return [tuple(row) for row in self.execute(f"SELECT revision, runner FROM {MARKER_TABLE}")]
 
     @contextmanager
     def lock_held_elsewhere(self) -> Iterator[int]:

@@ -162,11 +162,30 @@ def test_6_failed_statement_names_the_revision_and_partial_application(
     assert "revision broken (add half and alter nope) failed" in message
     assert "(1146)" in message
     assert "ALTER TABLE nope ADD x INT" in message
-    assert "may be partly applied" in message
-    assert "still stamped at r0001" in message
+    assert "1 of its statements had run" in message
+    assert "partly applied while the database is still stamped at r0001" in message
+    assert "resolve broken --not-applied" in message
     # The revisions before the broken one are applied and stamped; DDL is not rolled back.
     assert database.version() == {"r0001"}
     assert {"t1", "half"} <= database.tables()
+    # The half-applied revision is marked, so the next run does not re-run it blindly.
+    assert [revision for revision, _ in database.run_marker()] == ["broken"]
+    again = migrate()
+    assert again.code == 6
+    assert "revision broken was interrupted" in again.error["message"]
+
+
+def test_6_a_failure_before_any_statement_leaves_nothing_to_resolve(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add("first_fails", None, upgrade=[sql("ALTER TABLE nope ADD x INT")])
+
+    result = migrate()
+
+    assert result.code == 6
+    assert "none of its statements had run: the database is unchanged" in result.error["message"]
+    assert database.run_marker() == []
+    assert "was interrupted" not in migrate().error["message"]  # the same failure, not a marker
 
 
 def test_6_python_error_in_a_revision(migrate: Migrate, migrations: MigrationsDir) -> None:

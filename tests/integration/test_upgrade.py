@@ -30,6 +30,7 @@ def test_bundled_migrations_create_status_table_then_second_run_is_a_noop(
     head = database.version()
     assert len(head) == 1
     assert "applied revision" in first.messages()
+    assert database.run_marker() == []  # written before the revision, cleared with its stamp
 
     second = migrate(MIGRATE_MIGRATIONS_DIR=None)
 

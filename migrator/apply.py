@@ -1,0 +1,172 @@
+"""Applying revisions: one at a time, each marked before it starts and stamped when it ends.
+
+Alembic drives the loop (``command.upgrade`` semantics, env.py, one
+transaction per revision); this module supplies the steps from a generator,
+which is where a run can stop cleanly between revisions, and records a run
+marker around each one (see :mod:`migrator.marker`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy
+from alembic.migration import MigrationContext, MigrationInfo
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import RevisionStep
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+
+from migrator import alembic_env, interrupts, marker
+from migrator.database import ACCESS_ERRORS, error_code, error_text
+from migrator.errors import AccessDenied, MigrationFailed, MigratorError, ScriptError
+from migrator.lock import describe_ddl_blockers
+from migrator.logs import get_logger
+from migrator.scripts import Project, alembic_config, current_heads, describe, pending_steps
+
+log = get_logger()
+
+STATEMENT_PREVIEW = 300
+LOCK_WAIT_TIMEOUT = 1205  # metadata (or row) lock not granted within lock_wait_timeout
+
+
+@dataclass
+class _Progress:
+    """Which revision is running and what it has executed, for timings, markers and errors."""
+
+    script: ScriptDirectory
+    connection: sqlalchemy.Connection
+    runner: str
+    ddl_lock_timeout: int
+    stamped: tuple[str, ...]
+    running: RevisionStep | None = None
+    started: float = 0.0
+    executed: int = 0  # statements the running revision completed
+    applied: list[str] = field(default_factory=list)
+
+    def steps(self, steps: Sequence[RevisionStep]) -> Iterator[RevisionStep]:
+        # Alembic pulls steps from this generator one at a time, each after the
+        # previous revision and its version row were committed: the boundary at
+        # which a SIGTERM may stop the run.
+        for step in steps:
+            with interrupts.deferred():
+                marker.record(
+                    self.connection,
+                    revision=step.revision.revision,
+                    before=",".join(self.stamped),
+                    after=",".join(step.to_revisions),
+                    runner=self.runner,
+                )
+                self.running, self.started, self.executed = step, time.monotonic(), 0
+                yield step
+                self.running = None
+
+    def count_statement(self, *_: Any) -> None:
+        if self.running is not None:
+            self.executed += 1
+
+    def on_version_apply(
+        self, *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: Any
+    ) -> None:
+        # Same transaction as Alembic's version row: both commit, or neither.
+        marker.clear(self.connection)
+        revision = step.up_revision_id or ""
+        self.applied.append(revision)
+        self.stamped = tuple(sorted(heads))
+        log.info(
+            "applied revision" if step.is_upgrade else "reverted revision",
+            extra={
+                "revision": revision,
+                "description": self.script.get_revision(revision).doc if revision else "",
+                "duration_s": round(time.monotonic() - self.started, 3),
+            },
+        )
+
+    def failure(self, error: Exception) -> MigratorError:
+        code = error_code(error)
+        if self.running is None:
+            if code is not None and code in ACCESS_ERRORS:
+                return AccessDenied(f"the migration user lacks a privilege: {error_text(error)}")
+            if isinstance(error, sqlalchemy.exc.DBAPIError):
+                return MigrationFailed(f"updating alembic_version failed: {error_text(error)}")
+            return ScriptError(f"migrations/env.py failed: {describe(error)}")
+        revision = self.running.revision.revision
+        what = f"revision {revision} ({self.script.get_revision(revision).doc})"
+        reason = error_text(error) if code is not None else describe(error)
+        statement = getattr(error, "statement", None)
+        if statement:
+            reason += f" in `{' '.join(statement.split())[:STATEMENT_PREVIEW]}`"
+        if code == LOCK_WAIT_TIMEOUT:
+            reason += (
+                f"; it waited more than MIGRATE_DDL_LOCK_TIMEOUT={self.ddl_lock_timeout}s for a"
+                f" lock held by: {describe_ddl_blockers(self.connection)}"
+            )
+        stamped = ", ".join(self.stamped) or "no revision"
+        if self.executed == 0 and self._forget_marker():
+            hint = f"; none of its statements had run: the database is unchanged at {stamped}"
+        else:
+            hint = (
+                f"; {self.executed} of its statements had run and MySQL DDL is not"
+                f" transactional, so it is partly applied while the database is still stamped"
+                f" at {stamped}: {RESOLVE_HINT.format(revision=revision)}"
+            )
+        if code is not None and code in ACCESS_ERRORS:
+            return AccessDenied(f"{what} needs a privilege the user lacks: {reason}{hint}")
+        return MigrationFailed(f"{what} failed: {reason}{hint}")
+
+    def _forget_marker(self) -> bool:
+        """Remove the marker of a revision that changed nothing, so a retry may simply run it."""
+        try:
+            self.connection.rollback()
+            marker.clear(self.connection)
+            self.connection.commit()
+        except sqlalchemy.exc.DBAPIError:
+            return False
+        return True
+
+
+RESOLVE_HINT = (
+    "repair the schema by hand, then run `resolve {revision} --applied` if the revision's"
+    " changes are now all there, or `resolve {revision} --not-applied` if none are"
+)
+
+
+def run_steps(
+    project: Project,
+    script: ScriptDirectory,
+    connection: sqlalchemy.Connection,
+    destination: str,
+    *,
+    upgrade: bool,
+    runner: str,
+    ddl_lock_timeout: int,
+) -> list[str]:
+    """Apply revisions up or down to ``destination``; returns the revisions applied."""
+    # Without a bound, an ALTER queued behind one idle transaction waits for a
+    # year (the server default) while every later query on the table queues
+    # behind the ALTER.
+    connection.execute(text(f"SET SESSION lock_wait_timeout = {int(ddl_lock_timeout)}"))
+    connection.commit()
+    marker.ensure_table(connection)
+    progress = _Progress(script, connection, runner, ddl_lock_timeout, current_heads(connection))
+    config = alembic_config(project, connection=connection)
+    config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
+
+    def steps(current: tuple[str, ...], _context: MigrationContext) -> Iterator[RevisionStep]:
+        return progress.steps(pending_steps(script, destination, current, upgrade=upgrade))
+
+    # command.upgrade() with one difference: the steps come from a generator.
+    event.listen(connection, "after_cursor_execute", progress.count_statement)
+    try:
+        with EnvironmentContext(config, script, fn=steps, destination_rev=destination):
+            script.run_env()
+    except MigratorError:
+        raise
+    except Exception as error:
+        raise progress.failure(error) from None
+    finally:
+        event.remove(connection, "after_cursor_execute", progress.count_statement)
+    return progress.applied

@@ -1,0 +1,86 @@
+"""The run marker: which revision is being applied, so a killed run is never re-run blindly.
+
+MySQL DDL is not transactional. A runner killed halfway through a revision
+leaves it partly applied while ``alembic_version`` still names the previous
+revision; re-running would fail (or worse, half-succeed) on what is already
+there. The marker row is written and committed before a revision starts and
+deleted in the same transaction that stamps it, so a row left behind means
+exactly "this revision was interrupted".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+MARKER_TABLE = "migrator_run_marker"
+
+# The runner's own table, outside the application's MetaData (and hidden from
+# autogenerate and check by migrator.alembic_env). One row at most.
+marker_table = sa.Table(
+    MARKER_TABLE,
+    sa.MetaData(),
+    sa.Column("id", mysql.TINYINT, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.String(64), nullable=False),
+    sa.Column("stamped_before", sa.String(255), nullable=False),
+    sa.Column("stamped_after", sa.String(255), nullable=False),
+    sa.Column("started_at", mysql.DATETIME(fsp=6), nullable=False),
+    sa.Column("runner", sa.String(255), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class RunMarker:
+    revision: str  # the revision being applied (upgrade) or reverted (downgrade)
+    stamped_before: str  # alembic_version before it, "" for none
+    stamped_after: str  # alembic_version once it completes, "" for none
+    started_at: datetime
+    runner: str  # pod or host, and process id
+
+    def describe(self) -> str:
+        return (
+            f"revision {self.revision} was interrupted: started {self.started_at:%Y-%m-%d %H:%M:%S}"
+            f" UTC by {self.runner} and never finished, so it may be partly applied"
+        )
+
+
+def ensure_table(connection: sqlalchemy.Connection) -> None:
+    marker_table.create(connection, checkfirst=True)
+    connection.commit()
+
+
+def read(connection: sqlalchemy.Connection) -> RunMarker | None:
+    """The marker left by an interrupted run, if any (None also when there is no table)."""
+    if not sqlalchemy.inspect(connection).has_table(MARKER_TABLE):
+        connection.commit()
+        return None
+    columns = [column for column in marker_table.c if column.name != "id"]
+    row = connection.execute(sa.select(*columns)).first()
+    connection.commit()
+    return RunMarker(*row) if row is not None else None
+
+
+def record(
+    connection: sqlalchemy.Connection, revision: str, before: str, after: str, runner: str
+) -> None:
+    """Write the marker and commit it, before the revision's first statement."""
+    connection.execute(
+        marker_table.insert().values(
+            id=1,
+            revision=revision,
+            stamped_before=before,
+            stamped_after=after,
+            started_at=sa.func.utc_timestamp(6),
+            runner=runner[:255],
+        )
+    )
+    connection.commit()
+
+
+def clear(connection: sqlalchemy.Connection) -> None:
+    """Delete the marker; inside Alembic's transaction this commits with the version row."""
+    connection.execute(marker_table.delete())

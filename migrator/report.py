@@ -1,0 +1,52 @@
+"""The run's one-line summary: filled in by the core, written by the CLI on exit.
+
+In Kubernetes, /dev/termination-log is what `kubectl describe pod` shows as the
+container's last state, so an operator sees the outcome without reading logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Kubernetes keeps at most 4096 bytes of a termination message.
+MAX_MESSAGE = 1000
+
+
+@dataclass
+class RunReport:
+    """What a run did, as far as it got."""
+
+    command: str = ""
+    source: str | None = None
+    destination: str | None = None
+    applied: list[str] = field(default_factory=list)
+
+    def summary(
+        self, exit_code: int, error: BaseException | None, duration: float
+    ) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "from": self.source,
+            "to": self.destination,
+            "applied": len(self.applied),
+            "duration_s": round(duration, 3),
+            "exit_code": exit_code,
+            "error": type(error).__name__ if error is not None else None,
+            "message": str(error)[:MAX_MESSAGE] if error is not None else None,
+        }
+
+
+def write_termination_message(
+    path: Path, summary: dict[str, Any], redact: Callable[[str], str]
+) -> bool:
+    """Write the summary when the file can be written (it exists only in Kubernetes pods)."""
+    try:
+        with path.open("w", encoding="utf-8") as file:
+            file.write(redact(json.dumps(summary)) + "\n")
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,170 @@
+"""The Alembic side: a Config built in code, the revision scripts, the schema module.
+
+Everything here works on the scripts and on a connection handed in; nothing
+reads the environment or decides policy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import sqlalchemy
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.runtime.migration import RevisionStep
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+
+from migrator import alembic_env
+from migrator.errors import ConfigError, ScriptError, UnknownRevision
+
+# Date first, so a versions/ listing reads in the order revisions were written.
+FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the image bundles: the Alembic scripts and the schema they should produce."""
+
+    migrations_dir: Path
+    schema_ref: str = "schema:metadata"
+
+
+@dataclass(frozen=True)
+class Status:
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    pending: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return not self.pending
+
+
+def alembic_config(
+    project: Project,
+    *,
+    connection: sqlalchemy.Connection | None = None,
+    stdout: TextIO | None = None,
+) -> Config:
+    """An Alembic Config built in code: no ini file, no credentials anywhere on disk."""
+    config = Config(stdout=stdout) if stdout is not None else Config()
+    # ConfigParser interpolation: a literal "%" in a path must be doubled.
+    config.set_main_option("script_location", str(project.migrations_dir).replace("%", "%%"))
+    config.set_main_option("file_template", FILE_TEMPLATE)
+    config.set_main_option("truncate_slug_length", "40")
+    config.set_main_option("path_separator", "os")
+    if importlib.util.find_spec("ruff") is not None:
+        # Where ruff is installed (development, not the image), written revisions
+        # come out formatted, with sorted and only used imports.
+        config.set_section_option("post_write_hooks", "hooks", "ruff_fix, ruff_format")
+        for hook, options in (
+            ("ruff_fix", "check --fix --quiet --select I,F401 REVISION_SCRIPT_FILENAME"),
+            ("ruff_format", "format --quiet REVISION_SCRIPT_FILENAME"),
+        ):
+            config.set_section_option("post_write_hooks", f"{hook}.type", "module")
+            config.set_section_option("post_write_hooks", f"{hook}.module", "ruff")
+            config.set_section_option("post_write_hooks", f"{hook}.options", options)
+    if connection is not None:
+        config.attributes[alembic_env.CONNECTION] = connection
+    return config
+
+
+def load_scripts(project: Project, *, single_head: bool = True) -> ScriptDirectory:
+    """Load every revision file up front, so a broken script fails before any DDL runs."""
+    if not (project.migrations_dir / "env.py").is_file():
+        raise ConfigError(
+            f"MIGRATE_MIGRATIONS_DIR={project.migrations_dir}: not an Alembic migrations"
+            " directory (no env.py)"
+        )
+    try:
+        script = ScriptDirectory.from_config(alembic_config(project))
+        heads = script.get_heads()
+    except Exception as error:
+        raise ScriptError(f"the migration scripts cannot be loaded: {describe(error)}") from None
+    if single_head and len(heads) > 1:
+        raise ScriptError(
+            f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}):"
+            " write a merge revision (alembic merge) so there is one head"
+        )
+    return script
+
+
+def load_metadata(schema_ref: str) -> sqlalchemy.MetaData:
+    """Import the schema module named by MIGRATE_SCHEMA (``module:attribute``)."""
+    module_name, _, attribute = schema_ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:
+        raise ScriptError(
+            f"the schema module {module_name!r} cannot be imported: {describe(error)}"
+        ) from None
+    metadata = getattr(module, attribute, None)
+    if not isinstance(metadata, sqlalchemy.MetaData):
+        raise ScriptError(
+            f"MIGRATE_SCHEMA={schema_ref}: {module_name}.{attribute} is not a SQLAlchemy MetaData"
+        )
+    return metadata
+
+
+def describe(error: BaseException) -> str:
+    """One line about an exception from user code (revision files, schema module)."""
+    if isinstance(error, SyntaxError):
+        where = f"{error.filename}, line {error.lineno}" if error.filename else "?"
+        return f"SyntaxError in {where}: {error.msg}"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def current_heads(connection: sqlalchemy.Connection) -> tuple[str, ...]:
+    heads = MigrationContext.configure(connection).get_current_heads()
+    # End the implicit transaction: Alembic must start from a clean connection.
+    connection.commit()
+    return heads
+
+
+def require_known(script: ScriptDirectory, current: Iterable[str], project: Project) -> None:
+    for revision in current:
+        try:
+            script.get_revision(revision)
+        except CommandError:
+            raise UnknownRevision(
+                f"the database is at revision {revision}, which the migrations in"
+                f" {project.migrations_dir} do not contain: it was migrated by a newer"
+                " release; deploy that release or one that contains the revision"
+            ) from None
+
+
+def pending_steps(
+    script: ScriptDirectory, destination: str, current: tuple[str, ...], *, upgrade: bool
+) -> list[RevisionStep]:
+    try:
+        # Alembic's own commands pass the heads tuple here, whatever the annotation says.
+        if upgrade:
+            return list(script._upgrade_revs(destination, current))  # type: ignore[arg-type]
+        return list(script._downgrade_revs(destination, current))  # type: ignore[arg-type]
+    except CommandError as error:
+        raise ConfigError(f"cannot go to revision {destination!r}: {error}") from None
+
+
+def read_status(
+    script: ScriptDirectory, connection: sqlalchemy.Connection, project: Project
+) -> Status:
+    current = current_heads(connection)
+    require_known(script, current, project)
+    pending = pending_steps(script, "heads", current, upgrade=True)
+    return Status(
+        current=current,
+        heads=tuple(script.get_heads()),
+        pending=tuple(step.revision.revision for step in pending),
+    )
+
+
+def revisions(heads: Iterable[str]) -> str:
+    """Revision ids for a log line; "base" for none."""
+    return ",".join(heads) or "base"
