@@ -86,14 +86,17 @@ class _Progress:
         )
 
     def failure(self, error: Exception) -> MigratorError:
+        executed = self.executed  # before the diagnostic queries below add to it
+        running = self.running
+        self.running = None  # the diagnostic queries below are not the revision's
         code = error_code(error)
-        if self.running is None:
+        if running is None:
             if code is not None and code in ACCESS_ERRORS:
                 return AccessDenied(f"the migration user lacks a privilege: {error_text(error)}")
             if isinstance(error, sqlalchemy.exc.DBAPIError):
                 return MigrationFailed(f"updating alembic_version failed: {error_text(error)}")
             return ScriptError(f"migrations/env.py failed: {describe(error)}")
-        revision = self.running.revision.revision
+        revision = running.revision.revision
         what = f"revision {revision} ({self.script.get_revision(revision).doc})"
         reason = error_text(error) if code is not None else describe(error)
         statement = getattr(error, "statement", None)
@@ -105,11 +108,11 @@ class _Progress:
                 f" lock held by: {describe_ddl_blockers(self.connection)}"
             )
         stamped = ", ".join(self.stamped) or "no revision"
-        if self.executed == 0 and self._forget_marker():
+        if executed == 0 and self._forget_marker():
             hint = f"; none of its statements had run: the database is unchanged at {stamped}"
         else:
             hint = (
-                f"; {self.executed} of its statements had run and MySQL DDL is not"
+                f"; {executed} of its statements had run and MySQL DDL is not"
                 f" transactional, so it is partly applied while the database is still stamped"
                 f" at {stamped}: {RESOLVE_HINT.format(revision=revision)}"
             )
@@ -123,7 +126,7 @@ class _Progress:
             self.connection.rollback()
             marker.clear(self.connection)
             self.connection.commit()
-        except sqlalchemy.exc.DBAPIError:
+        except sqlalchemy.exc.SQLAlchemyError:
             return False
         return True
 

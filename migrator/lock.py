@@ -147,9 +147,7 @@ def release(connection: sqlalchemy.Connection, name: str) -> None:
     try:
         connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
         connection.commit()
-    except sqlalchemy.exc.DBAPIError as error:
+    except sqlalchemy.exc.SQLAlchemyError as error:
         # The server releases the lock with the session; a broken connection
         # (the usual reason to land here) has already freed it.
         log.debug("could not release the migration lock", extra={"reason": error_text(error)})
-    except sqlalchemy.exc.InvalidRequestError:
-        pass

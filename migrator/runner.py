@@ -123,7 +123,9 @@ def _migrate(
                     ddl_lock_timeout=options.ddl_lock_timeout,
                 )
             finally:
-                with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                # Best effort: after a lost connection this fails, and must not
+                # replace the error that explains the failure.
+                with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):
                     report.destination = revisions(current_heads(connection))
     log.info(
         f"{verb} complete",

@@ -97,6 +97,12 @@ def finish(process: subprocess.Popen[str], started: float, timeout: float = 180)
     return Result(process.returncode, stdout, stderr, time.monotonic() - started)
 
 
+def kill_hard(process: subprocess.Popen[str]) -> None:
+    """SIGKILL, as when a pod is killed or runs out of memory; then close its pipes."""
+    process.kill()
+    process.communicate(timeout=30)
+
+
 def run_entrypoint(
     args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 180
 ) -> Result:
