@@ -90,6 +90,15 @@ def test_3_unreachable_before_the_deadline(migrate: Migrate) -> None:
     assert result.elapsed < 1.5 + 10  # the deadline, plus interpreter start-up
 
 
+def test_3_unknown_host_is_retried_until_the_deadline(migrate: Migrate) -> None:
+    # A compose or Kubernetes service name may resolve only later, so DNS
+    # failures are retried, bounded by MIGRATE_WAIT_TIMEOUT.
+    result = migrate(DATABASE_URL="mysql://root@db.invalid:3306/test", MIGRATE_WAIT_TIMEOUT="2")
+
+    assert result.code == 3
+    assert "db.invalid" in result.error["message"]
+
+
 def test_4_wrong_password(migrate: Migrate, database: ScratchDatabase, users: Users) -> None:
     user = users.create("right-password", f"ALL ON `{database.name}`.*")
 

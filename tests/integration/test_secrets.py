@@ -113,7 +113,12 @@ def test_the_password_never_appears_in_the_output_of_failing_runs(
         "url without database": (2, {"DATABASE_URL": good_url.rsplit("/", 1)[0]}),
         "bad port": (2, {"DATABASE_URL": good_url.replace(f":{database.target.port}/", ":port/")}),
     }
+    termination_log = tmp_path / "termination-log"
     for name, (code, settings) in cases.items():
-        result = migrate(MIGRATE_DEBUG="1", **settings)
+        termination_log.unlink(missing_ok=True)
+        result = migrate(
+            MIGRATE_DEBUG="1", MIGRATE_TERMINATION_LOG=str(termination_log), **settings
+        )
         assert result.code == code, (name, result.stderr)
         assert_no_password(result.output)
+        assert_no_password(termination_log.read_text())
