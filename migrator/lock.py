@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import sqlalchemy
 from sqlalchemy import text
 
+from migrator import marker
 from migrator.database import error_code, error_text
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
@@ -95,7 +96,8 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
 
 
 def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
-    """Who holds the lock, from the processlist: connection id, user and host."""
+    """Who holds the lock: connection id, user and host from the processlist, and the
+    pod and revision from the holder's run marker while it applies one."""
     try:
         row = connection.execute(
             text(
@@ -109,7 +111,17 @@ def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
         return "unknown holder"
     if row is None:
         return "unknown holder"
-    return f"connection {row.ID} {row.USER}@{row.HOST}"
+    holder = f"connection {row.ID} {row.USER}@{row.HOST}"
+    try:
+        running = marker.read(connection)
+    except sqlalchemy.exc.DBAPIError:
+        running = None
+    if running is not None:
+        holder += (
+            f", {running.runner}, applying {running.revision}"
+            f" since {running.started_at:%H:%M:%S} UTC"
+        )
+    return holder
 
 
 def describe_ddl_blockers(connection: sqlalchemy.Connection) -> str:

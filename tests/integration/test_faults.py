@@ -281,3 +281,21 @@ def test_fifty_runners_on_an_empty_database_then_fifty_at_head(
     for result in at_head:  # decided before the lock: nobody queued
         assert "nothing to do: already at head" in result.messages()
         assert "waiting for the migration lock" not in result.messages()
+
+
+def test_a_runner_waiting_for_the_lock_names_the_pod_applying_a_revision(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add("slow", None, upgrade=[line.replace("30", "8") for line in SLOW_REVISION])
+    started = time.monotonic()
+    holder = start_entrypoint(["upgrade"], migrate.env(POD_NAME="app-holder-1"), migrate.workdir)
+    wait_for_table(database, "first_half")
+
+    waiter = migrate(POD_NAME="app-waiter-2")
+    finish(holder, started)
+
+    assert waiter.code == 0, waiter.stderr
+    waiting = next(e for e in waiter.logs if e["message"] == "waiting for the migration lock")
+    assert "app-holder-1 pid" in waiting["holder"]
+    assert "applying slow since" in waiting["holder"]
+    assert "nothing to do: already at head after waiting for the lock" in waiter.messages()
