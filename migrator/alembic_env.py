@@ -6,11 +6,16 @@ The runner puts the live connection, the target metadata and its callbacks in
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy
+from alembic.autogenerate import render
 from alembic.config import Config
+from alembic.operations import ops
+from alembic.runtime.plugins import Plugin, _all_plugins
 from alembic.util import CommandError
+from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
 
 from migrator.marker import MARKER_TABLE
 
@@ -35,14 +40,112 @@ def context_options(config: Config) -> dict[str, Any]:
     return {
         "target_metadata": config.attributes.get(TARGET_METADATA),
         # Alembic leaves server defaults out of comparisons unless asked.
-        "compare_type": True,
-        "compare_server_default": True,
+        "compare_type": compare_type,
+        "compare_server_default": compare_server_default,
         # MySQL DDL commits implicitly; one transaction per revision makes the
         # version row advance with each revision rather than once at the end.
         "transaction_per_migration": True,
         "on_version_apply": config.attributes.get(ON_VERSION_APPLY, ()),
         "include_name": include_name,
+        "autogenerate_plugins": ["alembic.autogenerate.*", AUTOINCREMENT_PLUGIN],
     }
+
+
+def compare_type(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """ENUMs differ when their values or their order differ (Alembic ignores the order),
+    integers when their signedness differs. None leaves the rest to Alembic's comparison.
+    """
+    if isinstance(inspected_type, sqlalchemy.Enum) and isinstance(metadata_type, sqlalchemy.Enum):
+        return list(inspected_type.enums) != list(metadata_type.enums)
+    if isinstance(inspected_type, sqlalchemy.Integer) and isinstance(
+        metadata_type, sqlalchemy.Integer
+    ):
+        # Alembic compares integer kinds but not signedness (a generic Integer is signed).
+        unsigned = getattr(inspected_type, "unsigned", False)
+        if unsigned != getattr(metadata_type, "unsigned", False):
+            return True
+    return None
+
+
+_CURRENT_TIMESTAMP = {"current_timestamp", "current_timestamp()", "now()", "localtimestamp"}
+_BOOLEANS = {"true": "1", "false": "0"}
+
+
+def normalize_default(default: str | None) -> str | None:
+    """One spelling per server default: MySQL 8 and MariaDB report the same default as
+    `'0'`, `0`, `0.00` or `(0)`, and `CURRENT_TIMESTAMP` as `current_timestamp()`."""
+    if default is None:
+        return None
+    text = default.strip()
+    while len(text) >= 2 and text[0] == "(" and text[-1] == ")":
+        text = text[1:-1].strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1].replace("''", "'")
+    lowered = text.lower()
+    if lowered in _CURRENT_TIMESTAMP:
+        return "current_timestamp"
+    text = _BOOLEANS.get(lowered, text)
+    try:
+        return str(Decimal(text).normalize()) if text else text
+    except InvalidOperation:
+        return text
+
+
+def compare_server_default(  # noqa: PLR0917 - the signature is Alembic's
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool:
+    """True when the server defaults really differ, after normalising both spellings."""
+    return normalize_default(inspected_default) != normalize_default(rendered_metadata_default)
+
+
+def compare_autoincrement(  # noqa: PLR0917 - the signature is Alembic's
+    autogen_context: Any,
+    alter_column_op: ops.AlterColumnOp,
+    schema: str | None,
+    table_name: str,
+    column_name: str,
+    inspected_column: sqlalchemy.Column[Any],
+    metadata_column: sqlalchemy.Column[Any],
+) -> PriorityDispatchResult:
+    """AUTO_INCREMENT added or removed: Alembic renders the flag but never compares it."""
+    inspected = inspected_column.autoincrement is True
+    wanted = (
+        metadata_column.table._autoincrement_column is metadata_column
+        or metadata_column.autoincrement is True
+    )
+    if inspected != wanted:
+        # modify_/existing_ pairs mark a change and are swapped for the downgrade.
+        alter_column_op.kw["modify_autoincrement"] = wanted
+        alter_column_op.kw["existing_autoincrement"] = inspected
+    return PriorityDispatchResult.CONTINUE
+
+
+def _render_alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
+    # Alembic renders `autoincrement=` from the metadata on every alter_column;
+    # for an AUTO_INCREMENT change it must follow the direction of the change.
+    if "modify_autoincrement" in op.kw:
+        op.kw["autoincrement"] = op.kw["modify_autoincrement"]
+    rendered: str = render._alter_column(autogen_context, op)
+    return rendered
+
+
+AUTOINCREMENT_PLUGIN = "migrator.autoincrement"
+if AUTOINCREMENT_PLUGIN not in _all_plugins:
+    Plugin(AUTOINCREMENT_PLUGIN).add_autogenerate_comparator(
+        compare_autoincrement, "column", "autoincrement", priority=DispatchPriority.LAST
+    )
+    render.renderers.dispatch_for(ops.AlterColumnOp, replace=True)(_render_alter_column)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
