@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from migrator import __version__, interrupts
@@ -26,7 +26,7 @@ from migrator.errors import (
 )
 from migrator.logs import Redactor, configure_logging, get_logger
 from migrator.report import RunReport, write_termination_message
-from migrator.settings import Settings, load_settings
+from migrator.settings import Settings, load_settings, shadow_target
 from migrator.target import parse_database_url
 
 if TYPE_CHECKING:
@@ -182,13 +182,12 @@ def _secrets(settings: Settings) -> list[str]:
     values = []
     if settings.mysql_password is not None:
         values.append(settings.mysql_password.get_secret_value())
-    if settings.database_url is not None:
+    for url in (settings.database_url, settings.shadow_database_url):
+        if url is None:
+            continue
         with suppress(ConfigError):  # reported, without the URL, when it is used
-            values.append(
-                parse_database_url(
-                    settings.database_url.get_secret_value()
-                ).password.get_secret_value()
-            )
+            target = parse_database_url(url.get_secret_value())
+            values.append(target.password.get_secret_value())
     return [value for value in values if len(value) >= MIN_REDACTED_LENGTH]
 
 
@@ -289,9 +288,13 @@ def _check(run: _Invocation) -> None:
 
 def _autogenerate(run: _Invocation) -> None:
     database = run.database()
+    shadow = shadow_target(run.settings)
     from migrator import runner
 
-    path = runner.autogenerate(run.project(), database, run.args.message)
+    shadow_server = replace(database, target=shadow) if shadow is not None else None
+    path = runner.autogenerate(
+        run.project(), database, run.options(), run.args.message, shadow_server
+    )
     if path is not None:
         run.print(path)
 

@@ -34,6 +34,7 @@ from migrator.errors import (
 from migrator.lock import migration_lock
 from migrator.logs import get_logger
 from migrator.report import RunReport
+from migrator.review import Operation, describe_diff, summarize
 from migrator.scripts import (
     Project,
     Status,
@@ -46,6 +47,7 @@ from migrator.scripts import (
     require_known,
     revisions,
 )
+from migrator.shadow import shadow_database
 
 log = get_logger()
 
@@ -314,27 +316,80 @@ def check(project: Project, connection_settings: ConnectionSettings) -> None:
 
 
 def autogenerate(
-    project: Project, connection_settings: ConnectionSettings, message: str
+    project: Project,
+    connection_settings: ConnectionSettings,
+    options: RunOptions,
+    message: str,
+    shadow_server: ConnectionSettings | None = None,
 ) -> Path | None:
-    """Write a revision with the differences between the database and the schema module."""
+    """Write a revision with the differences between the migrations and the schema module.
+
+    The migrations are applied to a temporary shadow database (on
+    ``shadow_server``, default the target's server), so the live database's
+    state does not matter. Without the privilege to create databases, the
+    target database is compared instead, and must be at head.
+    """
     script = load_scripts(project)
     metadata = load_metadata(project.schema_ref)
-    with open_connection(connection_settings) as connection:
-        _require_head(read_status(script, connection, project), "autogenerate")
-        config = alembic_config(project, connection=connection)
-        config.attributes[alembic_env.TARGET_METADATA] = metadata
-        with _alembic_chatter_silenced():
-            written = command.revision(
-                config,
-                message=message,
-                autogenerate=True,
-                process_revision_directives=_skip_empty_revision,
+    with shadow_database(shadow_server or connection_settings) as shadow:
+        if shadow is None:
+            log.warning(
+                "the user may not create databases, so there is no shadow database:"
+                " comparing with the target database, which must be at head"
             )
-    path = _written_path(written)
+            with open_connection(connection_settings) as connection:
+                _require_head(read_status(script, connection, project), "autogenerate")
+                return _write_revision(project, connection, metadata, message)
+        with open_connection(shadow) as connection:
+            run_steps(
+                project,
+                script,
+                connection,
+                "heads",
+                upgrade=True,
+                runner=options.runner,
+                ddl_lock_timeout=options.ddl_lock_timeout,
+            )
+            return _write_revision(project, connection, metadata, message)
+
+
+def _write_revision(
+    project: Project,
+    connection: sqlalchemy.Connection,
+    metadata: sqlalchemy.MetaData,
+    message: str,
+) -> Path | None:
+    config = alembic_config(project, connection=connection)
+    config.attributes[alembic_env.TARGET_METADATA] = metadata
+    operations: list[Operation] = []
+
+    def review(context: Any, revision: Any, directives: list[Any]) -> None:
+        # Passed to command.revision() directly: the cookbook's env.py variant
+        # reads config.cmd_opts, which is None when Alembic is driven from Python.
+        if directives and directives[0].upgrade_ops.is_empty():
+            directives[:] = []  # no empty revisions
+        elif directives:
+            operations.extend(summarize(directives[0].upgrade_ops))
+
+    with _alembic_chatter_silenced():
+        path = _written_path(
+            command.revision(
+                config, message=message, autogenerate=True, process_revision_directives=review
+            )
+        )
     if path is None:
         log.info("no changes detected: no revision written")
-    else:
-        log.info("revision written", extra={"path": str(path)})
+        return None
+    destructive = [operation for operation in operations if operation.destructive]
+    log.info(
+        "revision written",
+        extra={"path": str(path), "operations": len(operations), "destructive": len(destructive)},
+    )
+    for operation in operations:
+        if operation.destructive:
+            log.warning(f"destructive: {operation.description}: review it before merging")
+        else:
+            log.info(f"operation: {operation.description}")
     return path
 
 
@@ -386,31 +441,7 @@ def _require_head(current: Status, verb: str) -> None:
         )
 
 
-def _skip_empty_revision(context: Any, revision: Any, directives: list[Any]) -> None:
-    # Passed to command.revision() directly: the cookbook's env.py variant reads
-    # config.cmd_opts, which is None when Alembic is driven from Python.
-    if directives and directives[0].upgrade_ops.is_empty():
-        directives[:] = []
-
-
 def _written_path(written: Script | list[Script | None] | None) -> Path | None:
     if isinstance(written, list):
         written = written[0] if written else None
     return Path(written.path) if written is not None else None
-
-
-def describe_diff(diff: Any) -> str:
-    """A short name for one autogenerate difference, e.g. ``add_column status.level``."""
-    if isinstance(diff, list):  # column modifications come grouped per column
-        return ", ".join(describe_diff(item) for item in diff)
-    operation, *details = diff
-    names = []
-    for item in details:
-        name = getattr(item, "name", None)
-        if isinstance(name, str):
-            names.append(name)
-        elif isinstance(item, str):
-            names.append(item)
-    if operation.startswith("modify_"):
-        names = names[:2]
-    return f"{operation} {'.'.join(names)}".strip()

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     mysql_database: str | None = Field(
         None, alias="MYSQL_DATABASE", description="Database (schema) to migrate."
     )
+    shadow_database_url: SecretStr | None = Field(
+        None,
+        alias="MIGRATE_SHADOW_DATABASE_URL",
+        description="Server (and database name prefix) for autogenerate's temporary shadow"
+        " database; default the target's server.",
+    )
     wait_timeout: float = Field(
         60,
         ge=0,
@@ -170,6 +176,18 @@ class Settings(BaseSettings):
             password=SecretStr(password or ""),
             database=self.mysql_database,
         )
+
+
+def shadow_target(settings: Settings) -> DatabaseTarget | None:
+    """Where autogenerate may create its shadow database, when not next to the target."""
+    if settings.shadow_database_url is None:
+        return None
+    try:
+        return parse_database_url(settings.shadow_database_url.get_secret_value())
+    except ConfigError as error:
+        raise ConfigError(
+            str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
+        ) from None
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

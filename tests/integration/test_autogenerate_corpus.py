@@ -8,6 +8,7 @@ a `downgrade -1` whose reflected schema equals "before", and `upgrade` again.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,11 @@ CASES = [
         "change_column_comment",
         BASE + GUILD,
         BASE + GUILD.replace('comment="shown in game"', 'comment="shown on the guild page"'),
+    ),
+    Case(
+        "varchar_longer_keeps_comment_and_nullability",
+        BASE + GUILD,
+        BASE + GUILD.replace('sa.Column("name", sa.String(40)', 'sa.Column("name", sa.String(60)'),
     ),
     Case(
         "add_table_comment",
@@ -247,6 +253,26 @@ def reflect(database: ScratchDatabase) -> dict[str, Any]:
         engine.dispose()
 
 
+def assert_alter_columns_keep_what_mysql_modify_would_drop(
+    revision: Path, before: dict[str, Any]
+) -> None:
+    """Every op.alter_column names the attributes that MySQL's MODIFY would otherwise reset."""
+    for call in ast.walk(ast.parse(revision.read_text())):
+        if not (isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "alter_column"):
+            continue
+        table, column = (ast.literal_eval(arg) for arg in call.args[:2])
+        keywords = {keyword.arg for keyword in call.keywords}
+        assert "existing_type" in keywords, ast.unparse(call)
+        assert keywords & {"existing_nullable", "nullable"}, ast.unparse(call)
+        if table not in before:
+            continue
+        _, _, _, default, _, comment = next(c for c in before[table]["columns"] if c[0] == column)
+        if default is not None and "server_default" not in keywords:
+            assert "existing_server_default" in keywords, ast.unparse(call)
+        if comment is not None and "comment" not in keywords:
+            assert "existing_comment" in keywords, ast.unparse(call)
+
+
 def revision_files(migrations: MigrationsDir) -> set[Path]:
     return set((migrations.path / "versions").glob("*.py"))
 
@@ -273,6 +299,7 @@ def run_case(
         assert migrate("check", **after).code == 0
         return
 
+    assert_alter_columns_keep_what_mysql_modify_would_drop(next(iter(written)), reflected_before)
     upgraded = migrate("upgrade", **after)
     assert upgraded.code == 0, upgraded.stderr + written.pop().read_text()
     checked = migrate("check", **after)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import signal
+import time
 from pathlib import Path
 
-from tests.conftest import RunEntrypoint, ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+from tests.conftest import RunEntrypoint, ScratchDatabase, finish, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
 
 ACCOUNTS = """
 accounts = sa.Table(
@@ -137,16 +139,125 @@ def test_autogenerate_writes_one_revision_then_nothing_when_in_sync(
     assert revision_files(migrations) == files
 
 
-def test_autogenerate_refuses_a_database_behind_head(
-    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule
+def shadow_databases(database: ScratchDatabase) -> list[str]:
+    rows = database.server.execute("SHOW DATABASES LIKE %s", f"{database.name}\\_shadow\\_%")
+    return [row[0] for row in rows]
+
+
+def test_autogenerate_uses_a_shadow_database_whatever_the_live_state(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
+) -> None:
+    migrations.chain(1)  # the live database stays empty: behind head
+
+    result = migrate("autogenerate", "-m", "accounts", **schema.write(ACCOUNTS))
+
+    assert result.code == 0, result.stderr
+    written = set(revision_files(migrations)) - {migrations.path / "versions" / "r0001.py"}
+    assert len(written) == 1
+    text = written.pop().read_text()
+    assert "down_revision: str | Sequence[str] | None = 'r0001'" in text.replace('"', "'")
+    assert "op.create_table(" in text
+    # Compared with head (where r0001 created t1), not with the empty live database:
+    assert 'op.drop_table("t1")' in text
+    assert database.tables() == set()  # the live database was not touched
+    assert "created the shadow database" in result.messages()
+    assert "dropped the shadow database" in result.messages()
+    assert shadow_databases(database) == []
+
+
+def test_autogenerate_on_a_custom_shadow_server(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
+) -> None:
+    shadow_url = database.url.replace(f"/{database.name}", "/test")
+
+    result = migrate(
+        "autogenerate",
+        "-m",
+        "accounts",
+        MIGRATE_SHADOW_DATABASE_URL=shadow_url,
+        **schema.write(ACCOUNTS),
+    )
+
+    assert result.code == 0, result.stderr
+    created = next(e for e in result.logs if e["message"] == "created the shadow database")
+    assert created["database"].startswith("test_shadow_")
+    assert database.server.execute("SHOW DATABASES LIKE %s", created["database"]) == []
+
+
+def test_autogenerate_without_create_privilege_falls_back_to_the_target_at_head(
+    migrate: Migrate,
+    migrations: MigrationsDir,
+    schema: SchemaModule,
+    database: ScratchDatabase,
+    users: Users,
 ) -> None:
     migrations.chain(1)
+    user = users.create("pw-no-create", f"ALL ON `{database.name}`.*")
+    as_user = {"DATABASE_URL": database.url_as(user, "pw-no-create"), **schema.write(ACCOUNTS)}
+
+    behind = migrate("autogenerate", "-m", "x", **as_user)
+
+    assert behind.code == 10
+    assert (
+        "may not create databases"
+        in next(e for e in behind.logs if e["level"] == "warning")["message"]
+    )
+    assert "run upgrade first" in behind.error["message"]
+
+    assert migrate("upgrade", **as_user).code == 0
+    at_head = migrate("autogenerate", "-m", "accounts", **as_user)
+
+    assert at_head.code == 0, at_head.stderr
+    assert len(revision_files(migrations)) == 2
+
+
+def test_the_shadow_database_is_dropped_when_a_migration_fails(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
+) -> None:
+    migrations.add("broken", None, upgrade=[sql("ALTER TABLE nope ADD x INT")])
 
     result = migrate("autogenerate", "-m", "x", **schema.write(ACCOUNTS))
 
-    assert result.code == 10
-    assert "run upgrade first" in result.error["message"]
-    assert len(revision_files(migrations)) == 1
+    assert result.code == 6
+    assert "dropped the shadow database" in result.messages()
+    assert shadow_databases(database) == []
+
+
+def test_the_shadow_database_is_dropped_when_interrupted(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
+) -> None:
+    migrations.add(
+        "slow", None, upgrade=[sql("CREATE TABLE a (id INT PRIMARY KEY)"), "time.sleep(30)"]
+    )
+    env = migrate.env(**schema.write(ACCOUNTS))
+    started = time.monotonic()
+    process = start_entrypoint(["autogenerate", "-m", "x"], env, migrate.workdir)
+    while not shadow_databases(database):
+        assert time.monotonic() - started < 30
+        time.sleep(0.1)
+    time.sleep(0.5)
+
+    process.send_signal(signal.SIGINT)
+    result = finish(process, started)
+
+    assert result.code == 130
+    assert shadow_databases(database) == []
+
+
+def test_autogenerate_summarises_operations_and_flags_destructive_ones(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule
+) -> None:
+    assert migrate("autogenerate", "-m", "accounts", **schema.write(ACCOUNTS_WITH_LEVEL)).code == 0
+    narrower = ACCOUNTS.replace("sa.String(40)", "sa.String(20)")
+
+    result = migrate("autogenerate", "-m", "drop level", **schema.write(narrower))
+
+    assert result.code == 0, result.stderr
+    written = next(e for e in result.logs if e["message"] == "revision written")
+    assert (written["operations"], written["destructive"]) == (2, 2)
+    warnings = [e["message"] for e in result.logs if e["level"] == "warning"]
+    assert "destructive: remove_column accounts.level: review it before merging" in warnings
+    assert "destructive: modify_type accounts.name: review it before merging" in warnings
 
 
 def test_check_is_clean_after_upgrade_and_reports_drift_with_7(

@@ -13,7 +13,7 @@ from migrator import interrupts
 from migrator.database import MAX_BACKOFF, ConnectionSettings, wait_for_database
 from migrator.errors import DatabaseUnreachable, Interrupted
 from migrator.lock import MAX_LOCK_NAME, lock_name
-from migrator.runner import describe_diff
+from migrator.review import describe_diff
 from migrator.target import parse_database_url
 
 
