@@ -25,7 +25,8 @@ from migrator.database import ACCESS_ERRORS, error_code, error_text
 from migrator.errors import AccessDenied, MigrationFailed, MigratorError, ScriptError
 from migrator.lock import describe_ddl_blockers
 from migrator.logs import get_logger
-from migrator.scripts import Project, alembic_config, current_heads, describe, pending_steps
+from migrator.scripts import alembic_config, current_heads, describe, pending_steps
+from migrator.target import Project
 
 log = get_logger()
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, NoReturn, TextIO
+
+from dotenv import dotenv_values
 
 from migrator import __version__, interrupts
 from migrator.errors import (
@@ -23,16 +27,21 @@ from migrator.errors import (
     Interrupted,
     MigratorError,
     PendingRevisions,
+    ShardsFailed,
 )
+from migrator.fleet import NOT_STARTED, Job, Outcome, run_jobs, worst
 from migrator.logs import Redactor, configure_logging, get_logger
 from migrator.report import RunReport, write_termination_message
-from migrator.settings import Settings, load_settings, shadow_target
-from migrator.target import parse_database_url
+from migrator.settings import PROJECT_ROOT, Settings, load_settings, shadow_target
+from migrator.target import DatabaseTarget, Project, parse_database_url
+from migrator.targets import Target, discover, select, slice_for_pod
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from migrator.database import ConnectionSettings
     from migrator.runner import RunOptions
-    from migrator.scripts import Project
+    from migrator.target import Project
 
 log = get_logger()
 
@@ -73,34 +82,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks (same as MIGRATE_DEBUG=1)"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    targeting = _Parser(add_help=False)
+    targeting.add_argument(
+        "--target", metavar="NAME", help="a named target (DATABASE_URL_NAME); default: DATABASE_URL"
+    )
+    targeting.add_argument(
+        "--shard", metavar="N", type=int, help="one shard of the target (0-based)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_command = partial(commands.add_parser, parents=[targeting])
 
-    upgrade = commands.add_parser("upgrade", help="upgrade the database (default: to head)")
+    upgrade = add_command("upgrade", help="upgrade the database (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head", help="target (default head)")
-    downgrade = commands.add_parser("downgrade", help="downgrade the database to REVISION")
+    downgrade = add_command("downgrade", help="downgrade the database to REVISION")
     downgrade.add_argument("revision", help="target revision, e.g. -1 or base")
     for name, help_text in (
         ("autogenerate", "write a revision from the differences with the schema module"),
         ("revision", "write an empty revision to fill in by hand"),
     ):
-        sub = commands.add_parser(name, help=help_text)
+        sub = add_command(name, help=help_text)
         sub.add_argument("-m", "--message", required=True, help="what the revision does")
-    commands.add_parser("check", help="exit 7 if the database differs from the schema module")
-    status = commands.add_parser("status", help="show current revision, heads and pending")
+    add_command("check", help="exit 7 if the database differs from the schema module")
+    status = add_command("status", help="show current revision, heads and pending")
     status.add_argument(
         "--exit-code", action="store_true", help="exit 10 when revisions are pending"
     )
-    commands.add_parser("history", help="list the revisions, newest first")
-    commands.add_parser("heads", help="show the head revision(s) of the migrations")
-    stamp = commands.add_parser("stamp", help="record REVISION as applied without running it")
+    add_command("history", help="list the revisions, newest first")
+    add_command("heads", help="show the head revision(s) of the migrations")
+    stamp = add_command("stamp", help="record REVISION as applied without running it")
     stamp.add_argument("revision", help="revision to record, e.g. head or base")
-    wait = commands.add_parser("wait", help="only wait until the database accepts a login")
+    wait = add_command("wait", help="only wait until the database accepts a login")
     wait.add_argument(
         "--head",
         action="store_true",
         help="also wait (MIGRATE_HEAD_TIMEOUT) until the database is at head; never runs DDL",
     )
-    resolve = commands.add_parser(
+    resolve = add_command(
         "resolve", help="clear an interrupted revision after checking the schema by hand"
     )
     resolve.add_argument("revision", help="the interrupted revision, as the error named it")
@@ -111,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument(
         "--not-applied", action="store_true", help="none of its changes are there: run it again"
     )
-    sql = commands.add_parser("sql", help="print the DDL of a revision range (no database)")
+    sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"
     )
@@ -145,10 +162,14 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         report.command = args.command
         settings = load_settings()
         debug = debug or settings.debug
-        configure_logging(settings.log_format, redact, debug=debug)
+        shard = {"target_name": args.target or "default", "shard": args.shard}
+        context = shard if getattr(args, "shard", None) is not None else None
+        configure_logging(settings.log_format, redact, debug=debug, context=context)
         for secret in _secrets(settings):
             redact.add(secret)
-        COMMANDS[args.command](_Invocation(args, settings, redact, stdout, report))
+        environ = {**dotenv_values(".env"), **os.environ}
+        invocation = _Invocation(args, settings, redact, stdout, report, _defined(environ))
+        COMMANDS[args.command](invocation)
         status = ExitStatus.SUCCESS
     except SystemExit as exit_request:  # --help and --version
         return int(exit_request.code or 0)
@@ -168,6 +189,10 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         summary = report.summary(int(status), failure, time.monotonic() - started)
         write_termination_message(settings.termination_log, summary, redact)
     return int(status)
+
+
+def _defined(environ: Mapping[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in environ.items() if value is not None}
 
 
 def _fallback_log_format() -> str:
@@ -200,25 +225,68 @@ class _Invocation:
     redact: Redactor
     stdout: TextIO
     report: RunReport
+    environ: Mapping[str, str]
+
+    def targets(self) -> list[Target]:
+        """Every configured target; their passwords join the secrets to mask."""
+        default = self.settings.database_target() if self.settings.has_database() else None
+        project = Project(self.settings.migrations_dir, self.settings.schema_ref)
+        targets = discover(self.environ, default, project)
+        for target in targets:
+            for shard in target.shards:
+                self._mask(shard.password.get_secret_value())
+        return targets
+
+    def target(self) -> Target:
+        return select(self.targets(), self.args.target)
 
     def project(self) -> Project:
-        from migrator.scripts import Project
-
-        return Project(self.settings.migrations_dir, self.settings.schema_ref)
+        if self.args.target is None:  # no database needed to know the default project
+            return Project(self.settings.migrations_dir, self.settings.schema_ref)
+        return self.target().project
 
     def database(self) -> ConnectionSettings:
         """The connection settings; only commands that talk to the server ask for them."""
+        target = self.target()
+        if self.args.shard is None and len(target.shards) > 1:
+            raise ConfigError(
+                f"target {target.name} has {len(target.shards)} shards: name one with --shard"
+            )
+        return self.connection(target.shard(self.args.shard or 0))
+
+    def connection(self, shard: DatabaseTarget) -> ConnectionSettings:
         from migrator.database import ConnectionSettings
 
-        target = self.settings.database_target()
-        password = target.password.get_secret_value()
-        if len(password) >= MIN_REDACTED_LENGTH:
-            self.redact.add(password)
+        self._mask(shard.password.get_secret_value())
         return ConnectionSettings(
-            target=target,
+            target=shard,
             wait_timeout=self.settings.wait_timeout,
             connect_timeout=self.settings.connect_timeout,
         )
+
+    def shard_plan(self) -> list[tuple[Target, list[int]]] | None:
+        """Which shards of which targets to run as child processes; None to run in-process."""
+        if self.args.shard is not None:
+            return None
+        targets = [self.target()] if self.args.target else self.targets()
+        if not targets:
+            select(targets, None)  # raises: nothing is configured
+        pods = self.settings.pod_slice()
+        if pods is None and len(targets) == 1 and len(targets[0].shards) == 1:
+            return None
+        return [
+            (
+                target,
+                list(range(len(target.shards)))
+                if pods is None
+                else slice_for_pod(len(target.shards), *pods),
+            )
+            for target in targets
+        ]
+
+    def _mask(self, password: str) -> None:
+        if len(password) >= MIN_REDACTED_LENGTH:
+            self.redact.add(password)
 
     def options(self) -> RunOptions:
         from migrator.runner import RunOptions
@@ -250,10 +318,63 @@ def _wait(run: _Invocation) -> None:
 
 
 def _upgrade(run: _Invocation) -> None:
+    plan = run.shard_plan()
+    if plan is not None:
+        _run_shards(run, plan, ["upgrade", run.args.revision])
+        return
     database = run.database()  # configuration errors first, before the heavy imports
     from migrator import runner
 
     runner.upgrade(run.project(), database, run.options(), run.args.revision, run.report)
+
+
+def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:
+    """Each shard in a child runner process; the targets one after another, in order."""
+    stop = run.settings.on_shard_failure == "stop"
+    # Children report through their exit status and logs; the pod's termination
+    # message is the parent's, and each child runs exactly the shard it is given.
+    env = {**os.environ, "MIGRATE_TERMINATION_LOG": os.devnull}
+    for name in ("MIGRATE_SHARD_INDEX", "MIGRATE_SHARD_COUNT", "JOB_COMPLETION_INDEX"):
+        env.pop(name, None)
+    command = [sys.executable, str(PROJECT_ROOT / "entrypoint.py"), *argv]
+    outcomes: list[Outcome] = []
+    for target, positions in plan:
+        jobs = [
+            Job(
+                f"{target.name}[{position}] {target.shards[position].redacted_url()}",
+                [*command, "--target", target.name, "--shard", str(position)],
+            )
+            for position in positions
+        ]
+        if stop and any(outcome.exit_code not in {0, NOT_STARTED} for outcome in outcomes):
+            outcomes += [Outcome(job.label, NOT_STARTED, 0.0) for job in jobs]
+            continue
+        log.info(
+            "migrating target",
+            extra={"target": target.name, "shards": len(jobs), "parallel": run.settings.parallel},
+        )
+        outcomes += run_jobs(
+            jobs,
+            run.settings.parallel,
+            stop_on_failure=stop,
+            spawn=lambda child: subprocess.Popen(child, env=env),
+        )
+    codes = [outcome.exit_code for outcome in outcomes]
+    failed = [o for o in outcomes if o.exit_code not in {0, NOT_STARTED}]
+    skipped = [o for o in outcomes if o.exit_code == NOT_STARTED]
+    for outcome in failed + skipped:
+        log.info(
+            "shard not migrated",
+            extra={"shard": outcome.label, "exit_code": outcome.exit_code},
+        )
+    summary = (
+        f"{len(outcomes)} shard(s): {len(outcomes) - len(failed) - len(skipped)} succeeded,"
+        f" {len(failed)} failed, {len(skipped)} not started"
+    )
+    status = worst(codes)
+    if status != ExitStatus.SUCCESS:
+        raise ShardsFailed(summary + ": " + "; ".join(o.label for o in failed), status)
+    log.info(summary)
 
 
 def _downgrade(run: _Invocation) -> None:
@@ -306,6 +427,10 @@ def _revision(run: _Invocation) -> None:
 
 
 def _status(run: _Invocation) -> None:
+    target = run.target()
+    if run.args.shard is None and len(target.shards) > 1:
+        _status_of_shards(run, target)
+        return
     database = run.database()
     from migrator import runner
 
@@ -320,6 +445,36 @@ def _status(run: _Invocation) -> None:
         run.print(f"interrupted: {interrupted.describe()}")
     if run.args.exit_code and current.pending:
         raise PendingRevisions(f"{len(current.pending)} revision(s) pending")
+
+
+def _status_of_shards(run: _Invocation, target: Target) -> None:
+    from migrator import runner
+
+    rows, revisions, pending, errors = [], set(), 0, []
+    for position, shard in enumerate(target.shards):
+        try:
+            current, interrupted = runner.status(target.project, run.connection(shard))
+        except MigratorError as error:
+            errors.append(error)
+            rows.append((position, shard.redacted_url(), "error", str(error)))
+            continue
+        revision = ", ".join(current.current) or "base"
+        revisions.add(revision)
+        pending += bool(current.pending)
+        note = "interrupted" if interrupted else f"{len(current.pending)} pending"
+        rows.append((position, shard.redacted_url(), revision, note))
+    width = max(len(url) for _, url, _, _ in rows)
+    run.print(f"target {target.name}: {len(rows)} shards, head {', '.join(current.heads)}")
+    for position, url, revision, note in rows:
+        run.print(f"{position:>4}  {url:<{width}}  {revision:<14}  {note}")
+    if len(revisions) > 1:
+        log.warning("shards disagree", extra={"revisions": sorted(revisions)})
+        run.print(f"shards disagree: {len(revisions)} different revisions")
+    if errors:
+        unread = f"{len(errors)} shard(s) could not be read"
+        raise ShardsFailed(unread, worst([int(error.exit_status) for error in errors]))
+    if run.args.exit_code and pending:
+        raise PendingRevisions(f"{pending} shard(s) have pending revisions")
 
 
 def _history(run: _Invocation) -> None:

@@ -95,6 +95,14 @@ class PendingRevisions(MigratorError):
     exit_status = ExitStatus.PENDING_REVISIONS
 
 
+class ShardsFailed(MigratorError):
+    """Some shards of a multi-database run did not succeed; the worst one's status."""
+
+    def __init__(self, message: str, exit_status: ExitStatus) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
 class Interrupted(BaseException):
     """SIGINT or SIGTERM stopped the run at a safe point.
 

@@ -84,8 +84,26 @@ class JsonFormatter(logging.Formatter):
         return self._redact(json.dumps(entry, default=str))
 
 
+class _Context(logging.Filter):
+    """Adds the same fields to every line, e.g. which shard a child process migrates."""
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        super().__init__()
+        self.fields = fields
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in self.fields.items():
+            setattr(record, key, value)
+        return True
+
+
 def configure_logging(
-    log_format: str, redact: Redactor, *, debug: bool = False, stream: TextIO | None = None
+    log_format: str,
+    redact: Redactor,
+    *,
+    debug: bool = False,
+    stream: TextIO | None = None,
+    context: dict[str, Any] | None = None,
 ) -> None:
     """Send the runner's log lines to stderr (stdout is kept for command output)."""
     stream = stream or sys.stderr
@@ -93,6 +111,8 @@ def configure_logging(
         log_format = "text" if stream.isatty() else "json"
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
+    if context:
+        handler.addFilter(_Context(context))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

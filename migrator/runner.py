@@ -36,7 +36,6 @@ from migrator.logs import get_logger
 from migrator.report import RunReport
 from migrator.review import Operation, describe_diff, summarize
 from migrator.scripts import (
-    Project,
     Status,
     alembic_config,
     current_heads,
@@ -48,6 +47,7 @@ from migrator.scripts import (
     revisions,
 )
 from migrator.shadow import shadow_database
+from migrator.target import Project
 
 log = get_logger()
 

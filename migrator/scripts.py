@@ -10,7 +10,6 @@ import importlib
 import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 import sqlalchemy
@@ -22,17 +21,10 @@ from alembic.util import CommandError
 
 from migrator import alembic_env
 from migrator.errors import ConfigError, ScriptError, UnknownRevision
+from migrator.target import Project
 
 # Date first, so a versions/ listing reads in the order revisions were written.
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
-
-
-@dataclass(frozen=True)
-class Project:
-    """What the image bundles: the Alembic scripts and the schema they should produce."""
-
-    migrations_dir: Path
-    schema_ref: str = "schema:metadata"
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,35 @@ class Settings(BaseSettings):
         alias="MIGRATE_TERMINATION_LOG",
         description="File for a one-line JSON summary of the run, written when it is writable.",
     )
+    parallel: int = Field(
+        4,
+        ge=1,
+        alias="MIGRATE_PARALLEL",
+        description="Shards migrated at the same time, each in its own process.",
+    )
+    on_shard_failure: Literal["stop", "continue"] = Field(
+        "stop",
+        alias="MIGRATE_ON_SHARD_FAILURE",
+        description="stop starting shards after the first failure, or continue and report all.",
+    )
+    shard_index: int | None = Field(
+        None,
+        ge=0,
+        alias="MIGRATE_SHARD_INDEX",
+        description="This pod's index when MIGRATE_SHARD_COUNT pods share the shards.",
+    )
+    job_completion_index: int | None = Field(
+        None,
+        ge=0,
+        alias="JOB_COMPLETION_INDEX",
+        description="Set by a Kubernetes Indexed Job; used as MIGRATE_SHARD_INDEX.",
+    )
+    shard_count: int | None = Field(
+        None,
+        ge=1,
+        alias="MIGRATE_SHARD_COUNT",
+        description="How many pods share the shards (an Indexed Job's completions).",
+    )
     pod_name: str | None = Field(
         None,
         alias="POD_NAME",
@@ -144,6 +173,26 @@ class Settings(BaseSettings):
         alias="MIGRATE_DEBUG",
         description="Show tracebacks and Alembic's own log lines.",
     )
+
+    def has_database(self) -> bool:
+        """Whether the default target is configured at all."""
+        return any(
+            value is not None
+            for value in (self.database_url, self.database_url_file, self.mysql_host)
+        )
+
+    def pod_slice(self) -> tuple[int, int] | None:
+        """(index, count) when several pods share the shards, else None."""
+        index = self.shard_index if self.shard_index is not None else self.job_completion_index
+        if self.shard_count is None:
+            if self.shard_index is not None:
+                raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
+            return None
+        if index is None:
+            raise ConfigError(
+                "MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX"
+            )
+        return index, self.shard_count
 
     def database_target(self) -> DatabaseTarget:
         """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
 from pydantic import SecretStr
@@ -25,6 +26,14 @@ _BOOL_OPTIONS = frozenset({"ssl_verify_cert", "ssl_verify_identity", "ssl_disabl
 _TEXT_OPTIONS = frozenset({"ssl_ca", "ssl_cert", "ssl_key", "unix_socket"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the image bundles: the Alembic scripts and the schema they should produce."""
+
+    migrations_dir: Path
+    schema_ref: str = "schema:metadata"
 
 
 @dataclass(frozen=True)

@@ -225,12 +225,22 @@ def server() -> Server:
 
 @pytest.fixture
 def database(server: Server) -> Iterator[ScratchDatabase]:
-    name = f"mt_{uuid.uuid4().hex[:12]}"
-    server.execute(f"CREATE DATABASE `{name}`")
+    with scratch_databases(server, 1) as (database,):
+        yield database
+
+
+@contextmanager
+def scratch_databases(server: Server, count: int) -> Iterator[list[ScratchDatabase]]:
+    """`count` fresh databases, dropped afterwards whatever happens."""
+    prefix = f"mt_{uuid.uuid4().hex[:12]}"
+    names = [prefix] if count == 1 else [f"{prefix}_{index}" for index in range(count)]
     try:
-        yield ScratchDatabase(server, name)
+        for name in names:
+            server.execute(f"CREATE DATABASE `{name}`")
+        yield [ScratchDatabase(server, name) for name in names]
     finally:
-        server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        for name in names:
+            server.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def free_port() -> int:

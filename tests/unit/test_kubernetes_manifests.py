@@ -583,3 +583,33 @@ def test_a_broken_manifest_is_caught(
     assert any(problem.startswith(expected) or expected in problem for problem in problems), (
         problems
     )
+
+
+# --- The sharded variant: an Indexed Job (deploy/kubernetes/sharded/) ---
+
+INDEXED_JOB = MANIFEST_DIR / "sharded" / "indexed-job.yaml"
+
+
+def test_the_indexed_job_is_valid_and_hardened() -> None:
+    (job,) = load(INDEXED_JOB)
+
+    assert schema_problems(job) == []
+    assert security_problems(job) == []
+    assert graceful_stop_problems(job) == []
+
+
+def test_the_indexed_job_splits_the_shards_over_its_completions() -> None:
+    (job,) = load(INDEXED_JOB)
+    (runner_container,) = runner_containers(job)
+    env = {item["name"]: item.get("value") for item in runner_container["env"]}
+
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert env["MIGRATE_SHARD_COUNT"] == str(job["spec"]["completions"])
+    assert runner_container["args"] == ["upgrade", "--target", "game"]
+    # The shard list is a mounted Secret file, never a literal in the manifest.
+    mount = runner_container["volumeMounts"][0]["mountPath"]
+    assert env["DATABASE_URL_GAME_FILE"].startswith(mount + "/")
+    assert not any(value and "mysql://" in value for value in env.values())
+    rule = job["spec"]["podFailurePolicy"]["rules"][0]
+    assert rule["action"] == "FailIndex"
+    assert sorted(rule["onExitCodes"]["values"]) == sorted(int(code) for code in FAIL_AT_ONCE)

@@ -1,0 +1,205 @@
+"""Several targets with different schemas, and one schema across sixteen shards."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ScratchDatabase, Server, finish, scratch_databases, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+
+SHARDS = 16
+
+
+@pytest.fixture
+def shards(server: Server) -> Iterator[list[ScratchDatabase]]:
+    with scratch_databases(server, SHARDS) as databases:
+        yield databases
+
+
+def template(shards: list[ScratchDatabase]) -> dict[str, str | None]:
+    """The sixteen databases as the `game` target, with its own migrations directory."""
+    url = shards[0].url.rsplit("_", 1)[0] + "_{shard}"
+    return {
+        "DATABASE_URL": None,
+        "DATABASE_URL_GAME_TEMPLATE": url,
+        "DATABASE_URL_GAME_SHARDS": f"0-{SHARDS - 1}",
+    }
+
+
+def game_migrations(tmp_path: Path) -> MigrationsDir:
+    game = MigrationsDir.create(tmp_path / "game")
+    game.chain(3, prefix="g")
+    return game
+
+
+def applied(*results: object) -> Counter[str]:
+    return Counter(
+        entry["revision"]
+        for result in results
+        for entry in result.logs  # type: ignore[attr-defined]
+        if entry["message"] == "applied revision"
+    )
+
+
+def test_two_targets_with_different_schemas_in_one_run(
+    migrate: Migrate, migrations: MigrationsDir, server: Server, tmp_path: Path
+) -> None:
+    migrations.chain(2, prefix="m")
+    log_migrations = MigrationsDir.create(tmp_path / "log")
+    log_migrations.add(
+        "l1", None, upgrade=["op.execute('CREATE TABLE events (id BIGINT PRIMARY KEY)')"]
+    )
+    with scratch_databases(server, 1) as (log_database,):
+        result = migrate(
+            DATABASE_URL_LOG=log_database.url, MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path)
+        )
+
+        assert result.code == 0, result.stderr
+        assert migrate.database.version() == {"m0002"}
+        assert migrate.database.tables() == {"alembic_version", "t1", "t2"}
+        assert log_database.version() == {"l1"}
+        assert log_database.tables() == {"alembic_version", "events"}
+        order = [e["target"] for e in result.logs if e["message"] == "migrating target"]
+        assert order == ["default", "log"]
+        assert "2 shard(s): 2 succeeded, 0 failed, 0 not started" in result.messages()
+
+        status = migrate("status", "--target", "log", DATABASE_URL_LOG=log_database.url,
+                         MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path))  # fmt: skip
+        assert "current:  l1" in status.stdout
+
+
+def test_sixteen_shards_with_parallelism_4_alongside_a_second_runner(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = game_migrations(tmp_path)
+    env = migrate.env(
+        **template(shards), MIGRATE_MIGRATIONS_DIR_GAME=str(game.path), MIGRATE_PARALLEL="4"
+    )
+
+    started = time.monotonic()
+    first = start_entrypoint(["upgrade"], env, migrate.workdir)
+    second = start_entrypoint(["upgrade"], env, migrate.workdir)
+    results = [finish(first, started), finish(second, started)]
+
+    assert [r.code for r in results] == [0, 0], [r.stderr for r in results]
+    assert all(shard.version() == {"g0003"} for shard in shards)
+    # Each revision applied exactly once on each shard, whichever runner did it.
+    assert applied(*results) == Counter({"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS})
+    finished = [e for r in results for e in r.logs if e["message"] == "shard finished"]
+    assert len(finished) == 2 * SHARDS
+    assert all(":***@" not in e["shard"] or "***" in e["shard"] for e in finished)
+
+
+@pytest.mark.parametrize("policy", ["continue", "stop"])
+def test_one_broken_shard_is_reported_and_the_others_are_correct(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path, policy: str
+) -> None:
+    game = game_migrations(tmp_path)
+    shards[5].execute("CREATE TABLE t2 (conflict INT)")  # g0002 will fail there
+
+    result = migrate(
+        **template(shards),
+        MIGRATE_MIGRATIONS_DIR_GAME=str(game.path),
+        MIGRATE_PARALLEL="1" if policy == "stop" else "4",
+        MIGRATE_ON_SHARD_FAILURE=policy,
+    )
+
+    assert result.code == 6
+    assert shards[5].version() == {"g0001"}
+    errors = [entry for entry in result.logs if entry["level"] == "error"]
+    shard_error, summary = errors[0], errors[-1]
+    assert (shard_error["target_name"], shard_error["shard"]) == ("game", 5)
+    assert "(1050) Table 't2' already exists" in shard_error["message"]
+    assert f"game[5] {shards[5].target.redacted_url()}" in summary["message"]
+    not_started = [
+        e for e in result.logs if e["message"] == "shard not migrated" and e["exit_code"] == -1
+    ]
+    if policy == "continue":
+        assert summary["message"].startswith("16 shard(s): 15 succeeded, 1 failed, 0 not started")
+        assert all(shard.version() == {"g0003"} for i, shard in enumerate(shards) if i != 5)
+    else:
+        # One at a time, in order: shards before the failure are done, none after it started.
+        assert all(shard.version() == {"g0003"} for shard in shards[:5])
+        assert all(shard.version() == set() for shard in shards[6:])
+        assert len(not_started) == SHARDS - 6
+
+
+def test_four_pods_of_an_indexed_job_cover_every_shard_once(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = game_migrations(tmp_path)
+    settings = {
+        **template(shards),
+        "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path),
+        "MIGRATE_SHARD_COUNT": "4",
+    }
+
+    first_pod = migrate(JOB_COMPLETION_INDEX="0", **settings)
+
+    assert first_pod.code == 0, first_pod.stderr
+    assert [bool(shard.version()) for shard in shards] == [i % 4 == 0 for i in range(SHARDS)]
+
+    others = [migrate(MIGRATE_SHARD_INDEX=str(index), **settings) for index in (1, 2, 3)]
+
+    assert [pod.code for pod in others] == [0, 0, 0]
+    assert applied(first_pod, *others) == Counter(
+        {"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS}
+    )
+
+
+def test_status_shows_each_shard_and_flags_disagreement(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = game_migrations(tmp_path)
+    settings = {**template(shards), "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path)}
+    assert migrate("upgrade", "--target", "game", "--shard", "3", **settings).code == 0
+
+    result = migrate("status", "--target", "game", "--exit-code", **settings)
+
+    assert result.code == 10
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"target game: {SHARDS} shards, head g0003"
+    assert len(lines) == 1 + SHARDS + 1
+    assert "g0003" in lines[1 + 3]
+    assert "3 pending" in lines[1 + 4]
+    assert lines[-1] == "shards disagree: 2 different revisions"
+    assert "***" not in result.stdout or "mysql://" in result.stdout
+
+
+def test_autogenerate_for_a_named_target_writes_into_its_own_directory(
+    migrate: Migrate,
+    migrations: MigrationsDir,
+    schema: SchemaModule,
+    server: Server,
+    tmp_path: Path,
+) -> None:
+    log_migrations = MigrationsDir.create(tmp_path / "log")
+    log_schema = SchemaModule(schema.directory, name="log_schema")
+    log_schema.write(
+        'events = sa.Table("events", metadata, sa.Column("id", sa.BigInteger, primary_key=True))'
+    )
+    with scratch_databases(server, 1) as (log_database,):
+        result = migrate(
+            "autogenerate", "--target", "log", "-m", "events",
+            DATABASE_URL_LOG=log_database.url,
+            MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path),
+            MIGRATE_SCHEMA_LOG="log_schema:metadata",
+            PYTHONPATH=str(schema.directory),
+        )  # fmt: skip
+
+    assert result.code == 0, result.stderr
+    assert Path(result.stdout.strip()).parent == log_migrations.path / "versions"
+    assert len(list((log_migrations.path / "versions").glob("*.py"))) == 1
+    assert list((migrations.path / "versions").glob("*.py")) == []
+
+
+def test_a_named_target_without_a_url_is_an_error(migrate: Migrate) -> None:
+    result = migrate("status", "--target", "audit")
+
+    assert result.code == 2
+    assert "no target named 'audit'" in result.error["message"]

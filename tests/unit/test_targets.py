@@ -1,0 +1,106 @@
+"""Declaring targets and shards with environment variables, and slicing shards across pods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migrator.errors import ConfigError
+from migrator.fleet import NOT_STARTED, worst
+from migrator.target import Project, parse_database_url
+from migrator.targets import discover, select, slice_for_pod
+
+PROJECT = Project(Path("/app/migrations"), "schema:metadata")
+DEFAULT = parse_database_url("mysql://app@db/main")
+
+
+def test_the_default_target_alone_is_unchanged() -> None:
+    targets = discover({}, DEFAULT, PROJECT)
+
+    assert [(t.name, t.project, t.shards) for t in targets] == [("default", PROJECT, (DEFAULT,))]
+    assert select(targets, None).shards == (DEFAULT,)
+
+
+def test_named_targets_find_their_schema_and_migrations_by_convention() -> None:
+    environ = {"DATABASE_URL_LOG": "mysql://app@db/log", "DATABASE_URL_AUDIT": "mysql://a@db/audit"}
+
+    targets = discover(environ, DEFAULT, PROJECT)
+
+    assert [t.name for t in targets] == ["default", "audit", "log"]  # documented order
+    log = select(targets, "log")
+    assert log.project == Project(Path("/app/migrations/log"), "schema.log:metadata")
+    assert log.shards[0].database == "log"
+
+
+def test_per_target_overrides() -> None:
+    environ = {
+        "DATABASE_URL_LOG": "mysql://app@db/log",
+        "MIGRATE_MIGRATIONS_DIR_LOG": "/srv/log-migrations",
+        "MIGRATE_SCHEMA_LOG": "logs.models:meta",
+    }
+
+    log = select(discover(environ, None, PROJECT), "LOG")
+
+    assert log.project == Project(Path("/srv/log-migrations"), "logs.models:meta")
+
+
+def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
+    urls = tmp_path / "shards"
+    urls.write_text("mysql://app@db/f0\n\nmysql://app@db/f1\n")
+    environ = {
+        "DATABASE_URL_LIST": "mysql://app@db/l0, mysql://app@db/l1\nmysql://app@db/l2",
+        "DATABASE_URL_FILED_FILE": str(urls),
+        "DATABASE_URL_GAME_TEMPLATE": "mysql://app@db/game_{shard}",
+        "DATABASE_URL_GAME_SHARDS": "0-15",
+    }
+
+    targets = {t.name: t for t in discover(environ, None, PROJECT)}
+
+    assert [s.database for s in targets["list"].shards] == ["l0", "l1", "l2"]
+    assert [s.database for s in targets["filed"].shards] == ["f0", "f1"]
+    assert [s.database for s in targets["game"].shards] == [f"game_{i}" for i in range(16)]
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DATABASE_URL_LOG": "  "}, "declared but has no URL"),
+        ({"DATABASE_URL_LOG_TEMPLATE": "mysql://a@db/x"}, "no {shard} placeholder"),
+        ({"DATABASE_URL_LOG_TEMPLATE": "mysql://a@db/x_{shard}"}, "needs DATABASE_URL_LOG_SHARDS"),
+        (
+            {"DATABASE_URL_LOG_SHARDS": "5-1", "DATABASE_URL_LOG_TEMPLATE": "mysql://a@db/{shard}"},
+            "empty",
+        ),
+        ({"DATABASE_URL_LOG": "mysql://a@db/x", "DATABASE_URL_LOG_FILE": "f"}, "use one of them"),
+        ({"DATABASE_URL_LOG_FILE": "/nonexistent/urls"}, "No such file"),
+        ({"DATABASE_URL_LOG": "postgresql://a@db/x"}, "only MySQL and MariaDB"),
+    ],
+)
+def test_declaration_errors(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        discover(environ, None, PROJECT)
+
+
+def test_a_missing_target_is_an_error_never_a_fallback() -> None:
+    targets = discover({"DATABASE_URL_LOG": "mysql://a@db/log"}, DEFAULT, PROJECT)
+
+    with pytest.raises(ConfigError, match="no target named 'audit'"):
+        select(targets, "audit")
+    with pytest.raises(ConfigError, match="no database configured"):
+        select(discover({"DATABASE_URL_LOG": "mysql://a@db/log"}, None, PROJECT), None)
+
+
+def test_four_pods_cover_sixteen_shards_exactly_once() -> None:
+    slices = [slice_for_pod(16, index, 4) for index in range(4)]
+
+    assert sorted(position for s in slices for position in s) == list(range(16))
+    assert slices[1] == [1, 5, 9, 13]
+    with pytest.raises(ConfigError):
+        slice_for_pod(16, 4, 4)
+
+
+def test_the_worst_shard_decides_the_exit_status() -> None:
+    assert worst([0, 0, NOT_STARTED]) == 0
+    assert worst([0, 3, 6, 5]) == 6
+    assert worst([0, 143, 3]) == 3
