@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
@@ -101,6 +102,16 @@ def kill_hard(process: subprocess.Popen[str]) -> None:
     """SIGKILL, as when a pod is killed or runs out of memory; then close its pipes."""
     process.kill()
     process.communicate(timeout=30)
+
+
+def applied_revisions(*results: Result) -> Counter[str]:
+    """How often each revision was applied, counted over the logs of several runs."""
+    return Counter(
+        entry["revision"]
+        for result in results
+        for entry in result.logs
+        if entry["message"] == "applied revision"
+    )
 
 
 def run_entrypoint(

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ScratchDatabase, Server, finish, scratch_databases, start_entrypoint
+from tests.conftest import (
+    ScratchDatabase,
+    Server,
+    applied_revisions,
+    finish,
+    scratch_databases,
+    start_entrypoint,
+)
 from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
 
 SHARDS = 16
@@ -35,15 +42,6 @@ def game_migrations(tmp_path: Path) -> MigrationsDir:
     game = MigrationsDir.create(tmp_path / "game")
     game.chain(3, prefix="g")
     return game
-
-
-def applied(*results: object) -> Counter[str]:
-    return Counter(
-        entry["revision"]
-        for result in results
-        for entry in result.logs  # type: ignore[attr-defined]
-        if entry["message"] == "applied revision"
-    )
 
 
 def test_two_targets_with_different_schemas_in_one_run(
@@ -89,7 +87,9 @@ def test_sixteen_shards_with_parallelism_4_alongside_a_second_runner(
     assert [r.code for r in results] == [0, 0], [r.stderr for r in results]
     assert all(shard.version() == {"g0003"} for shard in shards)
     # Each revision applied exactly once on each shard, whichever runner did it.
-    assert applied(*results) == Counter({"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS})
+    assert applied_revisions(*results) == Counter(
+        {"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS}
+    )
     finished = [e for r in results for e in r.logs if e["message"] == "shard finished"]
     assert len(finished) == 2 * SHARDS
     assert all(":***@" not in e["shard"] or "***" in e["shard"] for e in finished)
@@ -147,7 +147,7 @@ def test_four_pods_of_an_indexed_job_cover_every_shard_once(
     others = [migrate(MIGRATE_SHARD_INDEX=str(index), **settings) for index in (1, 2, 3)]
 
     assert [pod.code for pod in others] == [0, 0, 0]
-    assert applied(first_pod, *others) == Counter(
+    assert applied_revisions(first_pod, *others) == Counter(
         {"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS}
     )
 
