@@ -323,9 +323,21 @@ def _upgrade(run: _Invocation) -> None:
         _run_shards(run, plan, ["upgrade", run.args.revision])
         return
     database = run.database()  # configuration errors first, before the heavy imports
+    project = run.project()
+    if run.args.revision == "head":
+        from migrator.fastpath import already_at_head
+
+        head = already_at_head(project.migrations_dir, database)
+        if head is not None:
+            run.report.source = run.report.destination = head
+            log.info(
+                "nothing to do: already at head",
+                extra={"revision": head, "target": database.target.redacted_url()},
+            )
+            return
     from migrator import runner
 
-    runner.upgrade(run.project(), database, run.options(), run.args.revision, run.report)
+    runner.upgrade(project, database, run.options(), run.args.revision, run.report)
 
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:

@@ -1,0 +1,90 @@
+"""The no-op fast path: decide "already at head" without SQLAlchemy, Alembic or revision imports.
+
+An init container runs at every pod start, and the database is nearly always
+at head already. The head is read from the revision files as text; anything
+unusual (a value that is not a plain literal, branch labels, dependencies,
+several heads, a database at another revision) answers "don't know", and the
+normal path decides. Correctness never depends on this module.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from migrator.database import ConnectionSettings, wait_for_database
+
+# Alembic's own filter for revision files (alembic.script.base): no __init__, no editor locks.
+_REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+_ASSIGNMENT = r"^{name}\s*(?::[^=\n]*)?=\s*(?P<value>.+?)\s*(?:#.*)?$"
+_FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+
+
+def static_head(migrations_dir: Path) -> str | None:
+    """The single head revision, read from the files as text; None when unsure."""
+    versions = migrations_dir / "versions"
+    if not versions.is_dir():
+        return None
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.iterdir():
+        if not path.is_file() or not _REVISION_FILE.fullmatch(path.name):
+            continue
+        fields = _fields(path.read_text(encoding="utf-8", errors="replace"))
+        if fields is None:
+            return None
+        revision, down, branch_labels, depends_on = fields
+        if not isinstance(revision, str) or branch_labels is not None or depends_on is not None:
+            return None
+        downs = (down,) if isinstance(down, str) else down or ()
+        if not isinstance(downs, tuple) or not all(isinstance(d, str) for d in downs):
+            return None
+        revisions.add(revision)
+        parents.update(downs)
+    if not parents <= revisions:  # a down_revision pointing nowhere: let Alembic say so
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _fields(text: str) -> tuple[Any, ...] | None:
+    values: list[Any] = []
+    for name in _FIELDS:
+        matches = re.findall(_ASSIGNMENT.format(name=name), text, flags=re.MULTILINE)
+        if len(matches) > 1:
+            return None
+        if not matches:
+            if name == "revision":
+                return None
+            values.append(None)
+            continue
+        try:
+            values.append(ast.literal_eval(matches[0]))
+        except (ValueError, SyntaxError):  # e.g. a tuple spread over several lines
+            return None
+    return tuple(values)
+
+
+def current_revisions(settings: ConnectionSettings) -> tuple[str, ...] | None:
+    """alembic_version's rows, after waiting for the server; None when they cannot be read."""
+    connection = wait_for_database(settings)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            return tuple(sorted(row[0] for row in cursor.fetchall()))
+    except pymysql.err.MySQLError:  # no table yet, or anything else: the full path decides
+        return None
+    finally:
+        connection.close()
+
+
+def already_at_head(migrations_dir: Path, settings: ConnectionSettings) -> str | None:
+    """The head revision when the database is certainly at it, else None (use the full path)."""
+    head = static_head(migrations_dir)
+    if head is None:
+        return None
+    return head if current_revisions(settings) == (head,) else None

@@ -1,0 +1,105 @@
+"""The no-op fast path agrees with Alembic's own answer, or steps aside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+from migrator.database import ConnectionSettings
+from migrator.fastpath import already_at_head, static_head
+from migrator.scripts import alembic_config
+from migrator.target import Project
+from tests.conftest import PROJECT_ROOT, ScratchDatabase
+from tests.integration.conftest import Migrate, MigrationsDir
+
+
+def alembic_heads(path: Path) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(Project(path)))
+    return list(script.get_heads())
+
+
+def settings(database: ScratchDatabase) -> ConnectionSettings:
+    return ConnectionSettings(database.target, wait_timeout=10, connect_timeout=5)
+
+
+def linear(migrations: MigrationsDir) -> None:
+    migrations.chain(3)
+
+
+def branched(migrations: MigrationsDir) -> None:
+    migrations.chain(1)
+    migrations.add("left", "r0001")
+    migrations.add("right", "r0001")
+
+
+def merged(migrations: MigrationsDir) -> None:
+    branched(migrations)
+    migrations.add("merge", ("left", "right"))
+
+
+def empty(migrations: MigrationsDir) -> None:
+    pass
+
+
+def multiline_merge(migrations: MigrationsDir) -> None:
+    branched(migrations)
+    path = migrations.add("merge", ("left", "right"))
+    path.write_text(
+        path.read_text().replace("('left', 'right')", "(\n    'left',\n    'right',\n)")
+    )
+
+
+@pytest.mark.parametrize("history", [linear, branched, merged, empty, multiline_merge])
+def test_static_head_agrees_with_alembic_or_steps_aside(
+    migrations: MigrationsDir, history: object
+) -> None:
+    history(migrations)  # type: ignore[operator]
+
+    fast = static_head(migrations.path)
+    heads = alembic_heads(migrations.path)
+
+    if fast is None:  # stepping aside is always allowed: the full path decides
+        assert history in {branched, empty, multiline_merge}
+    else:
+        assert [fast] == heads
+
+
+def test_the_bundled_migrations_have_a_static_head() -> None:
+    migrations = PROJECT_ROOT / "migrations"
+
+    assert [static_head(migrations)] == alembic_heads(migrations)
+
+
+@pytest.mark.parametrize("history", [linear, merged])
+def test_already_at_head_agrees_with_the_database_state(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, history: object
+) -> None:
+    history(migrations)  # type: ignore[operator]
+    head = alembic_heads(migrations.path)[0]
+
+    assert already_at_head(migrations.path, settings(database)) is None  # empty database
+    assert migrate("upgrade", "r0001").code == 0
+    assert already_at_head(migrations.path, settings(database)) is None  # behind
+
+    assert migrate().code == 0
+
+    assert already_at_head(migrations.path, settings(database)) == head
+    database.execute("UPDATE alembic_version SET version_num = 'somewhere_else'")
+    assert already_at_head(migrations.path, settings(database)) is None  # unknown: full path
+
+
+def test_a_noop_through_the_fast_path_imports_neither_sqlalchemy_nor_alembic(
+    migrate: Migrate, migrations: MigrationsDir
+) -> None:
+    migrations.chain(2)
+    assert migrate().code == 0
+
+    result = migrate(MIGRATE_DEBUG="1", PYTHONVERBOSE="1")
+
+    assert result.code == 0
+    imported = result.stderr
+    assert "import 'pymysql'" in imported  # the probe sees imports at all
+    assert "import 'sqlalchemy'" not in imported
+    assert "import 'alembic'" not in imported
