@@ -23,7 +23,7 @@ IMAGE ?= migrator:latest
 export DOCKER PYTHON_IMAGE MYSQL_IMAGE
 
 .PHONY: help install lock migrate revision check status test test-unit test-integration test-e2e \
-	lint format image up down logs compose-revision offline-images
+	lint format image up down logs compose-revision offline-images bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ test-integration: install ## Run the tests against the MySQL/MariaDB server
 
 test-e2e: install ## Build the image and run it and the compose chain with Docker
 	$(BIN)/python -m pytest tests/e2e
+
+bench: install ## Compare this runner with plain Alembic and dbmate (BENCH_ARGS="--revisions 300")
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --markdown bench/results.md $(BENCH_ARGS)
 
 lint: install ## ruff (lint and format check), mypy --strict, hadolint
 	$(BIN)/ruff check .
