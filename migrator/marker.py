@@ -3,9 +3,10 @@
 MySQL DDL is not transactional. A runner killed halfway through a revision
 leaves it partly applied while ``alembic_version`` still names the previous
 revision; re-running would fail (or worse, half-succeed) on what is already
-there. The marker row is written and committed before a revision starts and
-deleted in the same transaction that stamps it, so a row left behind means
-exactly "this revision was interrupted".
+there. The marker row is written as a revision starts (the revision's first DDL
+commits it) and deleted in the same transaction that stamps the revision, so
+a row left behind means exactly "this revision was interrupted after it
+changed the schema".
 """
 
 from __future__ import annotations
@@ -67,20 +68,23 @@ def read(connection: sqlalchemy.Connection) -> RunMarker | None:
 def record(
     connection: sqlalchemy.Connection, revision: str, before: str, after: str, runner: str
 ) -> None:
-    """Write the marker and commit it, before the revision's first statement."""
-    connection.execute(
-        marker_table.insert().values(
-            id=1,
-            revision=revision,
-            stamped_before=before,
-            stamped_after=after,
-            started_at=sa.func.utc_timestamp(6),
-            runner=runner[:255],
-        )
+    """Write the marker in the transaction that the revision then runs in.
+
+    No commit of its own: MySQL commits implicitly before any DDL, so the
+    revision's first DDL statement makes the marker durable. A revision killed
+    before its first DDL leaves no marker, rightly: nothing of it was applied
+    (its DML rolls back with the marker).
+    """
+    # Driver-level SQL: this runs twice per revision, and building and
+    # compiling a Core statement each time costs more than the round trip.
+    connection.exec_driver_sql(
+        f"INSERT INTO {MARKER_TABLE}"  # noqa: S608 - a constant name; values are bound
+        " (id, revision, stamped_before, stamped_after, started_at, runner)"
+        " VALUES (1, %s, %s, %s, UTC_TIMESTAMP(6), %s)",
+        (revision, before, after, runner[:255]),
     )
-    connection.commit()
 
 
 def clear(connection: sqlalchemy.Connection) -> None:
     """Delete the marker; inside Alembic's transaction this commits with the version row."""
-    connection.execute(marker_table.delete())
+    connection.exec_driver_sql(f"DELETE FROM {MARKER_TABLE}")  # noqa: S608 - a constant name
