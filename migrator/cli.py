@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from dotenv import dotenv_values
@@ -41,13 +41,8 @@ if TYPE_CHECKING:
 
     from migrator.database import ConnectionSettings
     from migrator.runner import RunOptions
-    from migrator.target import Project
 
 log = get_logger()
-
-# Secrets shorter than this are not searched for in output: masking every "ab"
-# would garble the logs, and the runner never prints a password in the first place.
-MIN_REDACTED_LENGTH = 4
 
 EXIT_CODES_HELP = """exit codes:
   0   success, including nothing to do
@@ -162,8 +157,12 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         report.command = args.command
         settings = load_settings()
         debug = debug or settings.debug
-        shard = {"target_name": args.target or "default", "shard": args.shard}
-        context = shard if getattr(args, "shard", None) is not None else None
+        # A child process of a sharded run says which shard each of its lines is about.
+        context = (
+            {"target_name": args.target or "default", "shard": args.shard}
+            if args.shard is not None
+            else None
+        )
         configure_logging(settings.log_format, redact, debug=debug, context=context)
         for secret in _secrets(settings):
             redact.add(secret)
@@ -213,7 +212,7 @@ def _secrets(settings: Settings) -> list[str]:
         with suppress(ConfigError):  # reported, without the URL, when it is used
             target = parse_database_url(url.get_secret_value())
             values.append(target.password.get_secret_value())
-    return [value for value in values if len(value) >= MIN_REDACTED_LENGTH]
+    return values
 
 
 @dataclass(frozen=True)
@@ -227,22 +226,26 @@ class _Invocation:
     report: RunReport
     environ: Mapping[str, str]
 
+    @cached_property
     def targets(self) -> list[Target]:
-        """Every configured target; their passwords join the secrets to mask."""
+        """Every configured target, read once; their passwords join the secrets to mask."""
         default = self.settings.database_target() if self.settings.has_database() else None
-        project = Project(self.settings.migrations_dir, self.settings.schema_ref)
-        targets = discover(self.environ, default, project)
+        targets = discover(self.environ, default, self.default_project)
         for target in targets:
             for shard in target.shards:
-                self._mask(shard.password.get_secret_value())
+                self.redact.add(shard.password.get_secret_value())
         return targets
 
+    @property
+    def default_project(self) -> Project:
+        return Project(self.settings.migrations_dir, self.settings.schema_ref)
+
     def target(self) -> Target:
-        return select(self.targets(), self.args.target)
+        return select(self.targets, self.args.target)
 
     def project(self) -> Project:
         if self.args.target is None:  # no database needed to know the default project
-            return Project(self.settings.migrations_dir, self.settings.schema_ref)
+            return self.default_project
         return self.target().project
 
     def database(self) -> ConnectionSettings:
@@ -257,7 +260,7 @@ class _Invocation:
     def connection(self, shard: DatabaseTarget) -> ConnectionSettings:
         from migrator.database import ConnectionSettings
 
-        self._mask(shard.password.get_secret_value())
+        self.redact.add(shard.password.get_secret_value())
         return ConnectionSettings(
             target=shard,
             wait_timeout=self.settings.wait_timeout,
@@ -268,7 +271,7 @@ class _Invocation:
         """Which shards of which targets to run as child processes; None to run in-process."""
         if self.args.shard is not None:
             return None
-        targets = [self.target()] if self.args.target else self.targets()
+        targets = [self.target()] if self.args.target else self.targets
         if not targets:
             select(targets, None)  # raises: nothing is configured
         pods = self.settings.pod_slice()
@@ -283,10 +286,6 @@ class _Invocation:
             )
             for target in targets
         ]
-
-    def _mask(self, password: str) -> None:
-        if len(password) >= MIN_REDACTED_LENGTH:
-            self.redact.add(password)
 
     def options(self) -> RunOptions:
         from migrator.runner import RunOptions
@@ -463,6 +462,7 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
     from migrator import runner
 
     rows, revisions, pending, errors = [], set(), 0, []
+    head = "unknown"
     for position, shard in enumerate(target.shards):
         try:
             current, interrupted = runner.status(target.project, run.connection(shard))
@@ -470,13 +470,14 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
             errors.append(error)
             rows.append((position, shard.redacted_url(), "error", str(error)))
             continue
+        head = ", ".join(current.heads) or "none"
         revision = ", ".join(current.current) or "base"
         revisions.add(revision)
         pending += bool(current.pending)
         note = "interrupted" if interrupted else f"{len(current.pending)} pending"
         rows.append((position, shard.redacted_url(), revision, note))
     width = max(len(url) for _, url, _, _ in rows)
-    run.print(f"target {target.name}: {len(rows)} shards, head {', '.join(current.heads)}")
+    run.print(f"target {target.name}: {len(rows)} shards, head {head}")
     for position, url, revision, note in rows:
         run.print(f"{position:>4}  {url:<{width}}  {revision:<14}  {note}")
     if len(revisions) > 1:

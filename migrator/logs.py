@@ -16,6 +16,9 @@ from urllib.parse import quote
 
 LOGGER_NAME = "migrator"
 MASK = "***"
+# Secrets shorter than this are not searched for: masking every "ab" would
+# garble the logs, and the runner never prints a password in the first place.
+MIN_SECRET_LENGTH = 4
 
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -34,7 +37,7 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        if not secret:
+        if len(secret) < MIN_SECRET_LENGTH:
             return
         self._secrets.update({secret, quote(secret, safe=""), quote(secret)})
 

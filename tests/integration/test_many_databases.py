@@ -14,6 +14,7 @@ from tests.conftest import (
     Server,
     applied_revisions,
     finish,
+    free_port,
     scratch_databases,
     start_entrypoint,
 )
@@ -203,3 +204,23 @@ def test_a_named_target_without_a_url_is_an_error(migrate: Migrate) -> None:
 
     assert result.code == 2
     assert "no target named 'audit'" in result.error["message"]
+
+
+def test_status_when_no_shard_can_be_read(migrate: Migrate, tmp_path: Path) -> None:
+    game = game_migrations(tmp_path)
+    closed = f"mysql://root@127.0.0.1:{free_port()}/game_{{shard}}"
+
+    result = migrate(
+        "status",
+        "--target",
+        "game",
+        DATABASE_URL=None,
+        DATABASE_URL_GAME_TEMPLATE=closed,
+        DATABASE_URL_GAME_SHARDS="0-1",
+        MIGRATE_MIGRATIONS_DIR_GAME=str(game.path),
+        MIGRATE_WAIT_TIMEOUT="0",
+    )
+
+    assert result.code == 3
+    assert result.stdout.splitlines()[0] == "target game: 2 shards, head unknown"
+    assert "2 shard(s) could not be read" in result.error["message"]

@@ -79,3 +79,11 @@ def test_alembic_info_lines_are_hidden_unless_debugging(stream: io.StringIO) -> 
     configure_logging("json", Redactor(), debug=True, stream=stream)
     logging.getLogger("alembic.runtime.migration").info("Running upgrade")
     assert "Running upgrade" in stream.getvalue()
+
+
+def test_very_short_secrets_are_not_searched_for(stream: io.StringIO) -> None:
+    configure_logging("json", Redactor(["ab", "abcd"]), stream=stream)
+
+    get_logger().info("a cab and abcd")
+
+    assert json.loads(stream.getvalue())["message"] == "a cab and ***"
