@@ -16,11 +16,11 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from dotenv import dotenv_values
-
 from migrator import __version__, interrupts
+from migrator.config import PROJECT_ROOT
 from migrator.errors import (
     ConfigError,
     ExitStatus,
@@ -29,10 +29,9 @@ from migrator.errors import (
     PendingRevisions,
     ShardsFailed,
 )
-from migrator.fleet import NOT_STARTED, Job, Outcome, run_jobs, worst
+from migrator.fast_settings import FastSettings, read_fast_settings
 from migrator.logs import Redactor, configure_logging, get_logger
 from migrator.report import RunReport, write_termination_message
-from migrator.settings import PROJECT_ROOT, Settings, load_settings, shadow_target
 from migrator.target import DatabaseTarget, Project, parse_database_url
 from migrator.targets import Target, discover, select, slice_for_pod
 
@@ -41,6 +40,12 @@ if TYPE_CHECKING:
 
     from migrator.database import ConnectionSettings
     from migrator.runner import RunOptions
+    from migrator.settings import Settings
+
+    AnySettings = Settings | FastSettings
+
+# Read by pydantic-settings and for named targets, relative to the working directory.
+ENV_FILE = Path(".env")
 
 log = get_logger()
 
@@ -150,12 +155,12 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
     report = RunReport()
     debug = "--debug" in argv or os.environ.get("MIGRATE_DEBUG", "").lower() in {"1", "true"}
     configure_logging(_fallback_log_format(), redact, debug=debug)
-    settings: Settings | None = None
+    settings: AnySettings | None = None
     failure: BaseException | None = None
     try:
         args = parse_args(argv)
         report.command = args.command
-        settings = load_settings()
+        settings = read_fast_settings(os.environ, ENV_FILE) or _load_settings()
         debug = debug or settings.debug
         # A child process of a sharded run says which shard each of its lines is about.
         context = (
@@ -166,8 +171,7 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         configure_logging(settings.log_format, redact, debug=debug, context=context)
         for secret in _secrets(settings):
             redact.add(secret)
-        environ = {**dotenv_values(".env"), **os.environ}
-        invocation = _Invocation(args, settings, redact, stdout, report, _defined(environ))
+        invocation = _Invocation(args, settings, redact, stdout, report, _environment())
         COMMANDS[args.command](invocation)
         status = ExitStatus.SUCCESS
     except SystemExit as exit_request:  # --help and --version
@@ -190,8 +194,21 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
     return int(status)
 
 
-def _defined(environ: Mapping[str, str | None]) -> dict[str, str]:
-    return {name: value for name, value in environ.items() if value is not None}
+def _load_settings() -> Settings:
+    # Imported only here: pydantic-settings costs more than a no-op run (see fast_settings).
+    from migrator.settings import load_settings
+
+    return load_settings(ENV_FILE)
+
+
+def _environment() -> Mapping[str, str]:
+    """The process environment over the `.env` file's, for named targets."""
+    if not ENV_FILE.exists():
+        return os.environ
+    from dotenv import dotenv_values
+
+    merged = {**dotenv_values(ENV_FILE), **os.environ}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def _fallback_log_format() -> str:
@@ -201,7 +218,7 @@ def _fallback_log_format() -> str:
     return requested if requested in {"auto", "text", "json"} else "auto"
 
 
-def _secrets(settings: Settings) -> list[str]:
+def _secrets(settings: AnySettings) -> list[str]:
     """Passwords known before any command runs; a _FILE's is added once it is read."""
     values = []
     if settings.mysql_password is not None:
@@ -220,7 +237,7 @@ class _Invocation:
     """One parsed command line with its settings, handed to a command handler."""
 
     args: argparse.Namespace
-    settings: Settings
+    settings: AnySettings
     redact: Redactor
     stdout: TextIO
     report: RunReport
@@ -341,6 +358,8 @@ def _upgrade(run: _Invocation) -> None:
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:
     """Each shard in a child runner process; the targets one after another, in order."""
+    from migrator.fleet import NOT_STARTED, Job, Outcome, run_jobs, worst
+
     stop = run.settings.on_shard_failure == "stop"
     # Children report through their exit status and logs; the pod's termination
     # message is the parent's, and each child runs exactly the shard it is given.
@@ -420,7 +439,7 @@ def _check(run: _Invocation) -> None:
 
 def _autogenerate(run: _Invocation) -> None:
     database = run.database()
-    shadow = shadow_target(run.settings)
+    shadow = run.settings.shadow_target()
     from migrator import runner
 
     shadow_server = replace(database, target=shadow) if shadow is not None else None
@@ -460,6 +479,7 @@ def _status(run: _Invocation) -> None:
 
 def _status_of_shards(run: _Invocation, target: Target) -> None:
     from migrator import runner
+    from migrator.fleet import worst
 
     rows, revisions, pending, errors = [], set(), 0, []
     head = "unknown"

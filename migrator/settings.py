@@ -6,24 +6,28 @@ The core never reads the environment; it receives the typed values built here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from migrator.config import (
+    PROJECT_ROOT,
+    DerivedSettings,
+    LockMode,
+    LogFormat,
+    ShardFailurePolicy,
+    UnknownRevisionPolicy,
+)
 from migrator.errors import ConfigError
-from migrator.target import DEFAULT_PORT, DatabaseTarget, parse_database_url, parse_port
-
-# The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-LogFormat = Literal["auto", "text", "json"]
-UnknownRevisionPolicy = Literal["fail", "skip"]
-LockMode = Literal["get_lock", "none"]
+from migrator.target import DEFAULT_PORT
 
 
-class Settings(BaseSettings):
-    """Every setting the runner reads. The README's configuration table mirrors this class."""
+class Settings(DerivedSettings, BaseSettings):
+    """Every setting the runner reads. The README's configuration table mirrors this class.
+
+    The authoritative declaration: migrator.fast_settings reads the same variables
+    without pydantic, and its tests hold it to this class.
+    """
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -123,7 +127,7 @@ class Settings(BaseSettings):
         alias="MIGRATE_PARALLEL",
         description="Shards migrated at the same time, each in its own process.",
     )
-    on_shard_failure: Literal["stop", "continue"] = Field(
+    on_shard_failure: ShardFailurePolicy = Field(
         "stop",
         alias="MIGRATE_ON_SHARD_FAILURE",
         description="stop starting shards after the first failure, or continue and report all.",
@@ -174,70 +178,6 @@ class Settings(BaseSettings):
         description="Show tracebacks and Alembic's own log lines.",
     )
 
-    def has_database(self) -> bool:
-        """Whether the default target is configured at all."""
-        return any(
-            value is not None
-            for value in (self.database_url, self.database_url_file, self.mysql_host)
-        )
-
-    def pod_slice(self) -> tuple[int, int] | None:
-        """(index, count) when several pods share the shards, else None."""
-        index = self.shard_index if self.shard_index is not None else self.job_completion_index
-        if self.shard_count is None:
-            if self.shard_index is not None:
-                raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
-            return None
-        if index is None:
-            raise ConfigError(
-                "MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX"
-            )
-        return index, self.shard_count
-
-    def database_target(self) -> DatabaseTarget:
-        """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
-
-        Both forms may be given only when they agree, so a stale `.env` cannot
-        silently redirect a run to another database.
-        """
-        url = _exclusive(self.database_url, self.database_url_file, "DATABASE_URL")
-        password = _exclusive(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
-        parts = {
-            "MYSQL_HOST": self.mysql_host,
-            "MYSQL_PORT": self.mysql_port,
-            "MYSQL_USER": self.mysql_user,
-            "MYSQL_DATABASE": self.mysql_database,
-        }
-        if url is not None:
-            target = parse_database_url(url)
-            _require_agreement(target, parts, password)
-            return target
-        if self.mysql_host is None:
-            raise ConfigError(
-                "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
-            )
-        if not self.mysql_database:
-            raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
-        return DatabaseTarget(
-            host=self.mysql_host,
-            port=parse_port(self.mysql_port, "MYSQL_PORT") if self.mysql_port else DEFAULT_PORT,
-            user=self.mysql_user or "root",
-            password=SecretStr(password or ""),
-            database=self.mysql_database,
-        )
-
-
-def shadow_target(settings: Settings) -> DatabaseTarget | None:
-    """Where autogenerate may create its shadow database, when not next to the target."""
-    if settings.shadow_database_url is None:
-        return None
-    try:
-        return parse_database_url(settings.shadow_database_url.get_secret_value())
-    except ConfigError as error:
-        raise ConfigError(
-            str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
-        ) from None
-
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     """Read the settings, turning validation failures into one-line configuration errors."""
@@ -255,50 +195,3 @@ def _describe(error: ValidationError) -> str:
         name = ".".join(str(part) for part in item["loc"])
         problems.append(f"{name}: {item['msg']}")
     return "invalid setting " + "; ".join(problems)
-
-
-def _exclusive(value: SecretStr | None, file: Path | None, name: str) -> str | None:
-    if value is not None and file is not None:
-        raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
-    if file is not None:
-        return _read_secret_file(file, f"{name}_FILE")
-    return value.get_secret_value() if value is not None else None
-
-
-def _read_secret_file(path: Path, name: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{name}={path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}={path}: is a directory, not a file") from None
-    except PermissionError:
-        raise ConfigError(f"{name}={path}: permission denied") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{name}={path}: cannot be read ({type(error).__name__})") from None
-    # Secret files usually end with a newline that is not part of the secret.
-    value = text.removesuffix("\n").removesuffix("\r")
-    if not value:
-        raise ConfigError(f"{name}={path}: the file is empty")
-    return value
-
-
-def _require_agreement(
-    target: DatabaseTarget, parts: dict[str, str | None], password: str | None
-) -> None:
-    url_values = {
-        "MYSQL_HOST": target.host,
-        "MYSQL_PORT": str(target.port),
-        "MYSQL_USER": target.user,
-        "MYSQL_DATABASE": target.database,
-    }
-    conflicting = [
-        name for name, value in parts.items() if value is not None and value != url_values[name]
-    ]
-    if password is not None and password != target.password.get_secret_value():
-        conflicting.append("MYSQL_PASSWORD")
-    if conflicting:
-        raise ConfigError(
-            f"DATABASE_URL and {', '.join(conflicting)} disagree:"
-            " set either DATABASE_URL or the MYSQL_* variables, not both"
-        )

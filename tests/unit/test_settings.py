@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from migrator.config import PROJECT_ROOT
 from migrator.errors import ConfigError
-from migrator.settings import PROJECT_ROOT, Settings, load_settings
+from migrator.settings import Settings, load_settings
 
 ALL_VARIABLES = [field.alias for field in Settings.model_fields.values()]
 

@@ -1,0 +1,204 @@
+"""What the settings mean, whichever reader produced them.
+
+Two readers turn the environment into settings: :mod:`migrator.settings` (pydantic-settings,
+the authoritative declaration) and :mod:`migrator.fast_settings` (no pydantic, for the
+common environment of an init container). The values derived from either (the database
+target, the pod's slice of shards) are computed here, once, for both. Pure: the values
+come in as arguments, never from the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from migrator.errors import ConfigError
+from migrator.target import DEFAULT_PORT, DatabaseTarget, Secret, parse_database_url, parse_port
+
+# The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+LogFormat = Literal["auto", "text", "json"]
+UnknownRevisionPolicy = Literal["fail", "skip"]
+LockMode = Literal["get_lock", "none"]
+ShardFailurePolicy = Literal["stop", "continue"]
+
+
+class SecretValue(Protocol):
+    """pydantic's SecretStr or the runner's own Secret: a value shown only on request."""
+
+    def get_secret_value(self) -> str: ...
+
+
+class RunSettings(Protocol):
+    """The settings a command runs with; migrator.settings.Settings documents each one."""
+
+    @property
+    def database_url(self) -> SecretValue | None: ...
+    @property
+    def database_url_file(self) -> Path | None: ...
+    @property
+    def mysql_host(self) -> str | None: ...
+    @property
+    def mysql_port(self) -> str | None: ...
+    @property
+    def mysql_user(self) -> str | None: ...
+    @property
+    def mysql_password(self) -> SecretValue | None: ...
+    @property
+    def mysql_password_file(self) -> Path | None: ...
+    @property
+    def mysql_database(self) -> str | None: ...
+    @property
+    def shadow_database_url(self) -> SecretValue | None: ...
+    @property
+    def wait_timeout(self) -> float: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def lock_timeout(self) -> float: ...
+    @property
+    def ddl_lock_timeout(self) -> int: ...
+    @property
+    def head_timeout(self) -> float: ...
+    @property
+    def on_unknown_revision(self) -> UnknownRevisionPolicy: ...
+    @property
+    def lock_mode(self) -> LockMode: ...
+    @property
+    def termination_log(self) -> Path: ...
+    @property
+    def parallel(self) -> int: ...
+    @property
+    def on_shard_failure(self) -> ShardFailurePolicy: ...
+    @property
+    def shard_index(self) -> int | None: ...
+    @property
+    def job_completion_index(self) -> int | None: ...
+    @property
+    def shard_count(self) -> int | None: ...
+    @property
+    def pod_name(self) -> str | None: ...
+    @property
+    def log_format(self) -> LogFormat: ...
+    @property
+    def migrations_dir(self) -> Path: ...
+    @property
+    def schema_ref(self) -> str: ...
+    @property
+    def debug(self) -> bool: ...
+
+
+class DerivedSettings:
+    """The values both settings classes derive from their fields."""
+
+    def has_database(self: RunSettings) -> bool:
+        """Whether the default target is configured at all."""
+        return any(
+            value is not None
+            for value in (self.database_url, self.database_url_file, self.mysql_host)
+        )
+
+    def pod_slice(self: RunSettings) -> tuple[int, int] | None:
+        """(index, count) when several pods share the shards, else None."""
+        index = self.shard_index if self.shard_index is not None else self.job_completion_index
+        if self.shard_count is None:
+            if self.shard_index is not None:
+                raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
+            return None
+        if index is None:
+            raise ConfigError(
+                "MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX"
+            )
+        return index, self.shard_count
+
+    def database_target(self: RunSettings) -> DatabaseTarget:
+        """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
+
+        Both forms may be given only when they agree, so a stale `.env` cannot
+        silently redirect a run to another database.
+        """
+        url = _exclusive(self.database_url, self.database_url_file, "DATABASE_URL")
+        password = _exclusive(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
+        parts = {
+            "MYSQL_HOST": self.mysql_host,
+            "MYSQL_PORT": self.mysql_port,
+            "MYSQL_USER": self.mysql_user,
+            "MYSQL_DATABASE": self.mysql_database,
+        }
+        if url is not None:
+            target = parse_database_url(url)
+            _require_agreement(target, parts, password)
+            return target
+        if self.mysql_host is None:
+            raise ConfigError(
+                "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
+            )
+        if not self.mysql_database:
+            raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
+        return DatabaseTarget(
+            host=self.mysql_host,
+            port=parse_port(self.mysql_port, "MYSQL_PORT") if self.mysql_port else DEFAULT_PORT,
+            user=self.mysql_user or "root",
+            password=Secret(password or ""),
+            database=self.mysql_database,
+        )
+
+    def shadow_target(self: RunSettings) -> DatabaseTarget | None:
+        """Where autogenerate may create its shadow database, when not next to the target."""
+        if self.shadow_database_url is None:
+            return None
+        try:
+            return parse_database_url(self.shadow_database_url.get_secret_value())
+        except ConfigError as error:
+            raise ConfigError(
+                str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
+            ) from None
+
+
+def _exclusive(value: SecretValue | None, file: Path | None, name: str) -> str | None:
+    if value is not None and file is not None:
+        raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
+    if file is not None:
+        return _read_secret_file(file, f"{name}_FILE")
+    return value.get_secret_value() if value is not None else None
+
+
+def _read_secret_file(path: Path, name: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}={path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}={path}: is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"{name}={path}: permission denied") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{name}={path}: cannot be read ({type(error).__name__})") from None
+    # Secret files usually end with a newline that is not part of the secret.
+    value = text.removesuffix("\n").removesuffix("\r")
+    if not value:
+        raise ConfigError(f"{name}={path}: the file is empty")
+    return value
+
+
+def _require_agreement(
+    target: DatabaseTarget, parts: dict[str, str | None], password: str | None
+) -> None:
+    url_values = {
+        "MYSQL_HOST": target.host,
+        "MYSQL_PORT": str(target.port),
+        "MYSQL_USER": target.user,
+        "MYSQL_DATABASE": target.database,
+    }
+    conflicting = [
+        name for name, value in parts.items() if value is not None and value != url_values[name]
+    ]
+    if password is not None and password != target.password.get_secret_value():
+        conflicting.append("MYSQL_PASSWORD")
+    if conflicting:
+        raise ConfigError(
+            f"DATABASE_URL and {', '.join(conflicting)} disagree:"
+            " set either DATABASE_URL or the MYSQL_* variables, not both"
+        )
