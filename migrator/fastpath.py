@@ -10,6 +10,7 @@ normal path decides. Correctness never depends on this module.
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,12 @@ from migrator.database import ConnectionSettings, wait_for_database
 
 # Alembic's own filter for revision files (alembic.script.base): no __init__, no editor locks.
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
-_ASSIGNMENT = r"^{name}\s*(?::[^=\n]*)?=\s*(?P<value>.+?)\s*(?:#.*)?$"
 _FIELDS = ("revision", "down_revision", "branch_labels", "depends_on")
+_ASSIGNMENT = re.compile(
+    rf"^(?P<name>{'|'.join(_FIELDS)})\s*(?::[^=\n]*)?=\s*(?P<value>.+?)\s*(?:#.*)?$", re.MULTILINE
+)
+# Nearly every value is a plain quoted id or None; literal_eval reads the rest.
+_PLAIN_STRING = re.compile(r"""(["'])([^"'\\]*)\1""")
 
 
 def static_head(migrations_dir: Path) -> str | None:
@@ -29,12 +34,12 @@ def static_head(migrations_dir: Path) -> str | None:
     versions = migrations_dir / "versions"
     if not versions.is_dir():
         return None
+    with os.scandir(versions) as entries:
+        files = [e.path for e in entries if _REVISION_FILE.fullmatch(e.name) and e.is_file()]
     revisions: set[str] = set()
     parents: set[str] = set()
-    for path in versions.iterdir():
-        if not path.is_file() or not _REVISION_FILE.fullmatch(path.name):
-            continue
-        fields = _fields(path.read_text(encoding="utf-8", errors="replace"))
+    for path in files:
+        fields = _fields(Path(path).read_text(encoding="utf-8", errors="replace"))
         if fields is None:
             return None
         revision, down, branch_labels, depends_on = fields
@@ -52,21 +57,29 @@ def static_head(migrations_dir: Path) -> str | None:
 
 
 def _fields(text: str) -> tuple[Any, ...] | None:
-    values: list[Any] = []
-    for name in _FIELDS:
-        matches = re.findall(_ASSIGNMENT.format(name=name), text, flags=re.MULTILINE)
-        if len(matches) > 1:
+    values: dict[str, Any] = {}
+    for match in _ASSIGNMENT.finditer(text):
+        name, value = match.group("name", "value")
+        if name in values:
             return None
-        if not matches:
-            if name == "revision":
-                return None
-            values.append(None)
-            continue
-        try:
-            values.append(ast.literal_eval(matches[0]))
-        except (ValueError, SyntaxError):  # e.g. a tuple spread over several lines
-            return None
-    return tuple(values)
+        values[name] = _literal(value)
+    if "revision" not in values or _UNREADABLE in values.values():
+        return None
+    return tuple(values.get(name) for name in _FIELDS)
+
+
+_UNREADABLE = object()
+
+
+def _literal(text: str) -> Any:
+    if text == "None":
+        return None
+    if plain := _PLAIN_STRING.fullmatch(text):
+        return plain.group(2)
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):  # e.g. a tuple spread over several lines
+        return _UNREADABLE
 
 
 def current_revisions(settings: ConnectionSettings) -> tuple[str, ...] | None:

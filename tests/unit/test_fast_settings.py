@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from migrator.fast_settings import FIELDS, FastSettings, read_fast_settings
 from migrator.settings import Settings
 
-ALIASES = {field.alias: name for name, field in Settings.model_fields.items()}
+ALIASES = {str(field.alias): name for name, field in Settings.model_fields.items()}
 
 # Per variable: values the fast reader vouches for, and values it leaves to Settings
 # (some of which Settings accepts, e.g. "1e3", and some it rejects, e.g. "-1").
