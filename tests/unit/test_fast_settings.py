@@ -16,13 +16,17 @@ ALIASES = {str(field.alias): name for name, field in Settings.model_fields.items
 
 # Per variable: values the fast reader vouches for, and values it leaves to Settings
 # (some of which Settings accepts, e.g. "1e3", and some it rejects, e.g. "-1").
-NUMBERS = (["0", "1", "5", "0.5", "60", "2.25"], ["007", "1e3", " 5", "5 ", "-1", "inf", "", "5."])
-POSITIVE = (["1", "0.5", "5"], ["0", "0.0", "-1", "1e3", ""])
-INTEGERS_FROM_0 = (["0", "1", "4", "30"], ["01", "1.0", "-1", " 2", "", "1_000", "\uff11"])
-INTEGERS_FROM_1 = (["1", "4", "30"], ["0", "01", "1.0", "-1", "", "1_000"])
-TEXTS = (["", "db", "db.internal", "3307", "x" * 200, "unicod\u00e9", " spaced "], [])
-PATHS = (["/run/secrets/db", "relative/file", "/dev/termination-log", "."], [""])
-SAMPLES: dict[str, tuple[list[str], list[str]]] = {
+Samples = tuple[list[str], list[str]]
+NUMBERS: Samples = (
+    ["0", "1", "5", "0.5", "60", "2.25"],
+    ["007", "1e3", " 5", "5 ", "-1", "inf", "", "5."],
+)
+POSITIVE: Samples = (["1", "0.5", "5"], ["0", "0.0", "-1", "1e3", ""])
+INTEGERS_FROM_0: Samples = (["0", "1", "4", "30"], ["01", "1.0", "-1", " 2", "", "1_000", "\uff11"])
+INTEGERS_FROM_1: Samples = (["1", "4", "30"], ["0", "01", "1.0", "-1", "", "1_000"])
+TEXTS: Samples = (["", "db", "db.internal", "3307", "x" * 200, "unicod\u00e9", " spaced "], [])
+PATHS: Samples = (["/run/secrets/db", "relative/file", "/dev/termination-log", "."], [""])
+SAMPLES: dict[str, Samples] = {
     "DATABASE_URL": (["", "mysql://app:pw@db/shop", "not a url"], []),
     "DATABASE_URL_FILE": PATHS,
     "MYSQL_HOST": TEXTS,
