@@ -340,11 +340,15 @@ def _upgrade(run: _Invocation) -> None:
         return
     database = run.database()  # configuration errors first, before the heavy imports
     project = run.project()
+    from migrator.database import wait_for_database
+
+    login = wait_for_database(database)  # the run's one login, reused by the full path
     if run.args.revision == "head":
         from migrator.fastpath import already_at_head
 
-        head = already_at_head(project.migrations_dir, database)
+        head = already_at_head(project.migrations_dir, login)
         if head is not None:
+            login.close()
             run.report.source = run.report.destination = head
             log.info(
                 "nothing to do: already at head",
@@ -353,7 +357,14 @@ def _upgrade(run: _Invocation) -> None:
             return
     from migrator import runner
 
-    runner.upgrade(project, database, run.options(), run.args.revision, run.report)
+    runner.upgrade(
+        project,
+        database,
+        run.options(),
+        run.args.revision,
+        run.report,
+        login=login if login.open else None,
+    )
 
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:

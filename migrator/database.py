@@ -204,8 +204,12 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
 
 
 @contextmanager
-def open_connection(settings: ConnectionSettings) -> Iterator[sqlalchemy.Connection]:
+def open_connection(
+    settings: ConnectionSettings, *, login: pymysql.Connection[Any] | None = None
+) -> Iterator[sqlalchemy.Connection]:
     """Wait for the server, then yield one SQLAlchemy connection on that login.
+
+    ``login`` is a driver connection already open to the target, used instead of a new one.
 
     Database errors that escape the block untranslated become the runner's
     errors here: lost connections and missing privileges are not internal bugs.
@@ -213,7 +217,7 @@ def open_connection(settings: ConnectionSettings) -> Iterator[sqlalchemy.Connect
     import sqlalchemy
 
     target = settings.target
-    raw = wait_for_database(settings)
+    raw = login if login is not None else wait_for_database(settings)
     try:
         connection = sqlalchemy_connection(raw)
     except sqlalchemy.exc.DBAPIError as error:

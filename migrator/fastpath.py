@@ -12,12 +12,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pymysql
-
-from migrator.database import ConnectionSettings, wait_for_database
 
 # Alembic's own filter for revision files (alembic.script.base): no __init__, no editor locks.
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
@@ -82,22 +81,27 @@ def _literal(text: str) -> Any:
         return _UNREADABLE
 
 
-def current_revisions(settings: ConnectionSettings) -> tuple[str, ...] | None:
-    """alembic_version's rows, after waiting for the server; None when they cannot be read."""
-    connection = wait_for_database(settings)
+def current_revisions(connection: pymysql.Connection[Any]) -> tuple[str, ...] | None:
+    """alembic_version's rows; None when they cannot be read (no table yet, or anything else).
+
+    The read's transaction is ended here: under REPEATABLE READ the connection would
+    otherwise keep this snapshot, and the full path, which reuses the connection, must
+    see what other runners commit later.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT version_num FROM alembic_version")
             return tuple(sorted(row[0] for row in cursor.fetchall()))
-    except pymysql.err.MySQLError:  # no table yet, or anything else: the full path decides
+    except pymysql.err.MySQLError:
         return None
     finally:
-        connection.close()
+        with suppress(pymysql.err.MySQLError):  # a lost connection has no transaction left
+            connection.rollback()
 
 
-def already_at_head(migrations_dir: Path, settings: ConnectionSettings) -> str | None:
+def already_at_head(migrations_dir: Path, connection: pymysql.Connection[Any]) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path)."""
     head = static_head(migrations_dir)
     if head is None:
         return None
-    return head if current_revisions(settings) == (head,) else None
+    return head if current_revisions(connection) == (head,) else None

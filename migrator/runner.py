@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import pymysql
 import sqlalchemy
 from alembic import command
 from alembic.script import Script, ScriptDirectory
@@ -74,12 +75,13 @@ def _migrate(
     report: RunReport,
     *,
     upgrade: bool,
+    login: pymysql.Connection[Any] | None = None,
 ) -> None:
     started = time.monotonic()
     script = load_scripts(project)
     target = connection_settings.target
     verb = "upgrade" if upgrade else "downgrade"
-    with open_connection(connection_settings) as connection:
+    with open_connection(connection_settings, login=login) as connection:
         current = current_heads(connection)
         report.source = report.destination = revisions(current)
         log.info(
@@ -180,9 +182,22 @@ def upgrade(
     options: RunOptions,
     revision: str = "head",
     report: RunReport | None = None,
+    *,
+    login: pymysql.Connection[Any] | None = None,
 ) -> None:
-    """Wait for the database, take the lock and upgrade to ``revision``."""
-    _migrate(project, connection_settings, options, revision, report or RunReport(), upgrade=True)
+    """Wait for the database, take the lock and upgrade to ``revision``.
+
+    ``login`` is a connection the caller already opened, to use instead of a new one.
+    """
+    _migrate(
+        project,
+        connection_settings,
+        options,
+        revision,
+        report or RunReport(),
+        upgrade=True,
+        login=login,
+    )
 
 
 def downgrade(

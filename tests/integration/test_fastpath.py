@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from migrator.database import ConnectionSettings
-from migrator.fastpath import already_at_head, static_head
+from migrator.database import ConnectionSettings, wait_for_database
+from migrator.fastpath import already_at_head, current_revisions, static_head
 from migrator.scripts import alembic_config
 from migrator.target import Project
 from tests.conftest import PROJECT_ROOT, ScratchDatabase
@@ -22,6 +22,14 @@ def alembic_heads(path: Path) -> list[str]:
 
 def settings(database: ScratchDatabase) -> ConnectionSettings:
     return ConnectionSettings(database.target, wait_timeout=10, connect_timeout=5)
+
+
+def at_head(migrations: Path, database: ScratchDatabase) -> str | None:
+    connection = wait_for_database(settings(database))
+    try:
+        return already_at_head(migrations, connection)
+    finally:
+        connection.close()
 
 
 def linear(migrations: MigrationsDir) -> None:
@@ -79,18 +87,36 @@ def test_already_at_head_agrees_with_the_database_state(
     history(migrations)  # type: ignore[operator]
     head = alembic_heads(migrations.path)[0]
 
-    assert already_at_head(migrations.path, settings(database)) is None  # empty database
+    assert at_head(migrations.path, database) is None  # empty database
     assert migrate("upgrade", "r0001").code == 0
-    assert already_at_head(migrations.path, settings(database)) is None  # behind
+    assert at_head(migrations.path, database) is None  # behind
 
     assert migrate().code == 0
 
-    assert already_at_head(migrations.path, settings(database)) == head
+    assert at_head(migrations.path, database) == head
     database.execute("UPDATE alembic_version SET version_num = 'somewhere_else'")
-    assert already_at_head(migrations.path, settings(database)) is None  # unknown: full path
+    assert at_head(migrations.path, database) is None  # unknown: full path
 
 
-def test_a_noop_through_the_fast_path_imports_neither_sqlalchemy_nor_alembic(
+def test_the_connection_it_hands_on_sees_later_commits(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    # The full path reuses the fast path's login; a REPEATABLE READ snapshot left
+    # open by the fast path would hide what another runner committed meanwhile.
+    migrations.chain(2)
+    assert migrate("upgrade", "r0001").code == 0
+    connection = wait_for_database(settings(database))
+    try:
+        assert current_revisions(connection) == ("r0001",)
+        database.execute("UPDATE alembic_version SET version_num = 'r0002'")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            assert cursor.fetchall() == (("r0002",),)
+    finally:
+        connection.close()
+
+
+def test_a_noop_through_the_fast_path_imports_no_sqlalchemy_alembic_or_pydantic(
     migrate: Migrate, migrations: MigrationsDir
 ) -> None:
     migrations.chain(2)
@@ -103,3 +129,4 @@ def test_a_noop_through_the_fast_path_imports_neither_sqlalchemy_nor_alembic(
     assert "import 'pymysql'" in imported  # the probe sees imports at all
     assert "import 'sqlalchemy'" not in imported
     assert "import 'alembic'" not in imported
+    assert "import 'pydantic'" not in imported
