@@ -6,10 +6,8 @@ need them, so `--help`, configuration errors and `wait` stay fast.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +15,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from migrator import __version__, interrupts
@@ -36,6 +35,7 @@ from migrator.target import DatabaseTarget, Project, parse_database_url
 from migrator.targets import Target, discover, select, slice_for_pod
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Mapping
 
     from migrator.database import ConnectionSettings
@@ -65,12 +65,13 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message} (see {self.prog} --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise ConfigError(f"{message} (see {self.prog} --help)")
+
     parser = _Parser(
         prog="entrypoint.py",
         description="Wait for MySQL, take the migration lock and run Alembic migrations."
@@ -135,12 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+# What every init container runs. Importing argparse and building the parser
+# would cost a tenth of such a run, so these command lines skip it.
+DEFAULT_COMMAND_LINES = {(), ("upgrade",), ("upgrade", "head")}
+
+
+def parse_args(argv: list[str]) -> SimpleNamespace:
+    if tuple(argv) in DEFAULT_COMMAND_LINES:
+        return SimpleNamespace(
+            debug=False, command="upgrade", target=None, shard=None, revision="head"
+        )
+    return parse_command_line(argv)
+
+
+def parse_command_line(argv: list[str]) -> SimpleNamespace:
+    """Any command line, through argparse."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args([*argv, "upgrade"])
-    return args
+    return SimpleNamespace(**vars(args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,7 +251,7 @@ def _secrets(settings: AnySettings) -> list[str]:
 class _Invocation:
     """One parsed command line with its settings, handed to a command handler."""
 
-    args: argparse.Namespace
+    args: SimpleNamespace
     settings: AnySettings
     redact: Redactor
     stdout: TextIO
@@ -369,6 +384,8 @@ def _upgrade(run: _Invocation) -> None:
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:
     """Each shard in a child runner process; the targets one after another, in order."""
+    import subprocess
+
     from migrator.fleet import NOT_STARTED, Job, Outcome, run_jobs, worst
 
     stop = run.settings.on_shard_failure == "stop"

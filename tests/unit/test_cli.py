@@ -22,6 +22,11 @@ def test_no_command_means_upgrade_head() -> None:
     assert cli.parse_args(["--debug"]).command == "upgrade"
 
 
+@pytest.mark.parametrize("argv", sorted(cli.DEFAULT_COMMAND_LINES))
+def test_the_default_command_lines_parse_as_argparse_would(argv: tuple[str, ...]) -> None:
+    assert cli.parse_args(list(argv)) == cli.parse_command_line(list(argv))
+
+
 def test_every_exit_status_is_documented_in_help() -> None:
     for status in ExitStatus:
         assert f"  {int(status)} " in cli.EXIT_CODES_HELP or f" {int(status)} interrupted" in (
