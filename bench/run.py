@@ -125,6 +125,10 @@ class Server:
             database=name,
         )
 
+    def drop(self, target: DatabaseTarget) -> None:
+        self.execute(f"DROP DATABASE IF EXISTS `{target.database}`")
+        self.created.remove(target.database)
+
     def drop_all(self) -> None:
         for name in self.created:
             self.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -222,13 +226,14 @@ def run(tool: Tool, target: DatabaseTarget) -> tuple[float, int]:
 
 
 def timed(samples: int, once: Callable[[], tuple[float, int]]) -> Timing:
-    times = []
-    for _ in range(samples):
-        seconds, code = once()
-        if code != 0:
-            raise SystemExit(f"a benchmark run failed with exit status {code}")
-        times.append(seconds)
-    return Timing(times)
+    return Timing([_succeeded(once()) for _ in range(samples)])
+
+
+def _succeeded(measured: tuple[float, int]) -> float:
+    seconds, code = measured
+    if code != 0:
+        raise SystemExit(f"a benchmark run failed with exit status {code}")
+    return seconds
 
 
 def concurrent(tool: Tool, target: DatabaseTarget, count: int) -> tuple[float, int]:
@@ -290,32 +295,45 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         ours, plain, dbmate = generate(work, args.revisions)
         contenders = tools(ours, plain, dbmate)
-        measured = {}
+        floor_tool = Tool("floor", floor_command, dict(os.environ))
+        full = {tool.name: Timing([]) for tool in contenders}
+        noop = {tool.name: Timing([]) for tool in [*contenders, floor_tool]}
+        at_head = {}
         for tool in contenders:
-            full = timed(args.repeat, lambda tool=tool: run(tool, server.fresh()))  # type: ignore[misc]
-            at_head = server.fresh()
-            run(tool, at_head)
-            noop = timed(args.repeat, lambda tool=tool, t=at_head: run(tool, t))  # type: ignore[misc]
-            wall, failures = concurrent(tool, server.fresh(), args.concurrency)
-            measured[tool.name] = (full, noop, wall, failures)
+            at_head[tool.name] = server.fresh()
+            _succeeded(run(tool, at_head[tool.name]))
+        at_head[floor_tool.name] = at_head[contenders[0].name]
+        # Round-robin: every repetition runs each tool once, so drift on the server
+        # (caches, purge, a neighbour's load) falls on all of them alike.
+        for _ in range(args.repeat):
+            for tool in contenders:
+                target = server.fresh()
+                full[tool.name].samples.append(_succeeded(run(tool, target)))
+                server.drop(target)
+            for tool in [*contenders, floor_tool]:
+                noop[tool.name].samples.append(_succeeded(run(tool, at_head[tool.name])))
+        for tool in contenders:
+            target = server.fresh()
+            wall, failures = concurrent(tool, target, args.concurrency)
+            server.drop(target)
             rows += [
-                (f"{tool.name}: upgrade {args.revisions} revisions from empty", str(full)),
-                (f"{tool.name}: no-op at head", str(noop)),
+                (
+                    f"{tool.name}: upgrade {args.revisions} revisions from empty",
+                    str(full[tool.name]),
+                ),
+                (f"{tool.name}: no-op at head", str(noop[tool.name])),
                 (
                     f"{tool.name}: {args.concurrency} concurrent on an empty database",
                     f"{wall:.2f} s wall, {failures} of {args.concurrency} failed",
                 ),
             ]
-        at_head = server.fresh()
-        run(contenders[0], at_head)
-        floor = timed(args.repeat, lambda: _timed_command(floor_command(at_head)))
-        rows.append(("floor: Python + PyMySQL reading alembic_version", str(floor)))
+        rows.append(("floor: Python + PyMySQL reading alembic_version", str(noop["floor"])))
         image = docker_noop(server, args.repeat)
         shown = str(image) if image else "no engine or image"
         rows.append(("this runner: no-op through `docker run`", shown))
-        ours_full, ours_noop, _, _ = measured["this runner"]
-        plain_full, plain_noop, _, _ = measured["plain Alembic"]
-        _, dbmate_noop, _, _ = measured["dbmate"]
+        ours_full, ours_noop = full["this runner"], noop["this runner"]
+        plain_full, plain_noop = full["plain Alembic"], noop["plain Alembic"]
+        dbmate_noop, floor = noop["dbmate"], noop["floor"]
         ratios = {
             "no-op: this runner / plain Alembic (target <= 0.3)": ours_noop.median
             / plain_noop.median,
@@ -355,12 +373,6 @@ def floor_command(target: DatabaseTarget) -> list[str]:
         password,
         target.database,
     ]
-
-
-def _timed_command(command: list[str]) -> tuple[float, int]:
-    started = time.perf_counter()
-    code = subprocess.run(command, capture_output=True, check=False).returncode
-    return time.perf_counter() - started, code
 
 
 if __name__ == "__main__":
