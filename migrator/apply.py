@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 
 from migrator import alembic_env, interrupts, marker
-from migrator.database import ACCESS_ERRORS, error_code, error_text
+from migrator.database import ACCESS_ERRORS, driver_connection, error_code, error_text
 from migrator.errors import AccessDenied, MigrationFailed, MigratorError, ScriptError
 from migrator.lock import describe_ddl_blockers
 from migrator.logs import get_logger
@@ -106,7 +106,7 @@ class _Progress:
         if code == LOCK_WAIT_TIMEOUT:
             reason += (
                 f"; it waited more than MIGRATE_DDL_LOCK_TIMEOUT={self.ddl_lock_timeout}s for a"
-                f" lock held by: {describe_ddl_blockers(self.connection)}"
+                f" lock held by: {describe_ddl_blockers(driver_connection(self.connection))}"
             )
         stamped = ", ".join(self.stamped) or "no revision"
         if executed == 0 and self._forget_marker():

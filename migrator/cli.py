@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from migrator import __version__, interrupts
-from migrator.config import PROJECT_ROOT
+from migrator.config import PROJECT_ROOT, RunOptions
 from migrator.errors import (
     ConfigError,
     ExitStatus,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from migrator.database import ConnectionSettings
-    from migrator.runner import RunOptions
     from migrator.settings import Settings
 
     AnySettings = Settings | FastSettings
@@ -320,7 +319,6 @@ class _Invocation:
         ]
 
     def options(self) -> RunOptions:
-        from migrator.runner import RunOptions
 
         return RunOptions(
             runner=f"{self.settings.pod_name or socket.gethostname()} pid {os.getpid()}",
@@ -355,30 +353,36 @@ def _upgrade(run: _Invocation) -> None:
         return
     database = run.database()  # configuration errors first, before the heavy imports
     project = run.project()
+    options = run.options()
     from migrator.database import wait_for_database
 
-    login = wait_for_database(database)  # the run's one login, reused by the full path
+    login = wait_for_database(database)  # the run's one session, reused by the full path
+    lock = None
+    if options.use_lock:
+        from migrator.lock import MigrationLock
+
+        lock = MigrationLock(login, database.target.database, options.lock_timeout)
     if run.args.revision == "head":
         from migrator.fastpath import already_at_head
 
-        head = already_at_head(project.migrations_dir, login)
+        head = already_at_head(project.migrations_dir, login, lock)
         if head is not None:
             login.close()
             run.report.source = run.report.destination = head
-            log.info(
-                "nothing to do: already at head",
-                extra={"revision": head, "target": database.target.redacted_url()},
-            )
             return
     from migrator import runner
 
+    # The full path goes on with the session and the lock the fast path took; if the
+    # session was lost meanwhile, it logs in and locks afresh.
+    alive = login.open
     runner.upgrade(
         project,
         database,
-        run.options(),
+        options,
         run.args.revision,
         run.report,
-        login=login if login.open else None,
+        login=login if alive else None,
+        lock=lock if alive and lock is not None and lock.held else None,
     )
 
 

@@ -9,6 +9,7 @@ come in as arguments, never from the environment.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -23,6 +24,17 @@ LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
 LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run that changes the database behaves."""
+
+    runner: str  # who is running: pod or host name and process id
+    lock_timeout: float = 300
+    ddl_lock_timeout: int = 30
+    on_unknown_revision: UnknownRevisionPolicy = "fail"
+    use_lock: bool = True
 
 
 class SecretValue(Protocol):

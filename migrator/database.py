@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pymysql
 from pymysql.constants import CLIENT
@@ -22,7 +22,12 @@ from migrator.logs import get_logger
 from migrator.target import DatabaseTarget
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import sqlalchemy
+
+    # One PyMySQL session: what the wait, the fast path and the lock work with.
+    DriverConnection: TypeAlias = pymysql.Connection[Any]
 
 log = get_logger()
 
@@ -201,6 +206,11 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
         "mysql+pymysql://", creator=reuse_connection, poolclass=NullPool
     )
     return engine.connect()
+
+
+def driver_connection(connection: sqlalchemy.Connection) -> DriverConnection:
+    """The PyMySQL session under a SQLAlchemy connection (the one the lock lives on)."""
+    return cast("DriverConnection", connection.connection.driver_connection)
 
 
 @contextmanager

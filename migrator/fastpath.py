@@ -14,9 +14,17 @@ import os
 import re
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
+
+from migrator.logs import get_logger
+
+if TYPE_CHECKING:
+    from migrator.database import DriverConnection
+    from migrator.lock import MigrationLock
+
+log = get_logger()
 
 # Alembic's own filter for revision files (alembic.script.base): no __init__, no editor locks.
 _REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
@@ -81,7 +89,7 @@ def _literal(text: str) -> Any:
         return _UNREADABLE
 
 
-def current_revisions(connection: pymysql.Connection[Any]) -> tuple[str, ...] | None:
+def current_revisions(connection: DriverConnection) -> tuple[str, ...] | None:
     """alembic_version's rows; None when they cannot be read (no table yet, or anything else).
 
     The read's transaction is ended here: under REPEATABLE READ the connection would
@@ -99,9 +107,35 @@ def current_revisions(connection: pymysql.Connection[Any]) -> tuple[str, ...] | 
             connection.rollback()
 
 
-def already_at_head(migrations_dir: Path, connection: pymysql.Connection[Any]) -> str | None:
-    """The head revision when the database is certainly at it, else None (use the full path)."""
+def already_at_head(
+    migrations_dir: Path, connection: DriverConnection, lock: MigrationLock | None = None
+) -> str | None:
+    """The head revision when the database is certainly at it, else None (use the full path).
+
+    With ``lock``, a database found behind head is read again once the lock is held:
+    when another runner held it, that runner has usually just migrated the database,
+    and this one is done without loading SQLAlchemy, Alembic or a revision. When the
+    answer is None, the lock stays held for the full path to migrate under.
+    """
     head = static_head(migrations_dir)
     if head is None:
         return None
-    return head if current_revisions(connection) == (head,) else None
+    current = current_revisions(connection)
+    if current == (head,):
+        log.info("nothing to do: already at head", extra={"revision": head})
+        return head
+    if lock is None:
+        return None
+    log.info(
+        "the database is behind head: taking the migration lock",
+        extra={"head": head, "current": ",".join(current or ()) or "base"},
+    )
+    waited = lock.acquire()
+    if current_revisions(connection) != (head,):
+        return None
+    lock.release()
+    log.info(
+        "nothing to do: already at head after waiting for the lock",
+        extra={"revision": head, "waited_s": round(waited, 1)},
+    )
+    return head

@@ -1,5 +1,7 @@
 """The migration lock: MySQL's GET_LOCK, held on the connection that migrates.
 
+Driver-level (PyMySQL, no SQLAlchemy), so the no-op path can wait for it too.
+
 GET_LOCK is session-scoped and released by the server when the session ends,
 so a killed runner can never leave a stale lock behind (unlike a lock row).
 """
@@ -9,16 +11,17 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy
-from sqlalchemy import text
+import pymysql
 
 from migrator import marker
 from migrator.database import error_code, error_text
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
+
+if TYPE_CHECKING:
+    from migrator.database import DriverConnection
 
 log = get_logger()
 
@@ -38,20 +41,41 @@ def lock_name(database: str) -> str:
     return name
 
 
-@contextmanager
-def migration_lock(
-    connection: sqlalchemy.Connection, database: str, timeout: float
-) -> Iterator[float]:
-    """Hold the database's migration lock; yields the seconds spent waiting for it."""
-    name = lock_name(database)
-    waited = acquire(connection, name, timeout)
-    try:
-        yield waited
-    finally:
-        release(connection, name)
+class MigrationLock:
+    """The database's migration lock on one session: taken once, released once.
+
+    Driver-level, so a runner can wait for it before importing SQLAlchemy and
+    Alembic: while one pod migrates, the others wait cheaply and then find the
+    database at head.
+    """
+
+    def __init__(self, connection: DriverConnection, database: str, timeout: float) -> None:
+        self.connection = connection
+        self.name = lock_name(database)
+        self.timeout = timeout
+        self.held = False
+
+    def acquire(self) -> float:
+        """Wait for the lock (no-op when held); returns the seconds spent waiting."""
+        if self.held:
+            return 0.0
+        waited = acquire(self.connection, self.name, self.timeout)
+        self.held = True
+        return waited
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            release(self.connection, self.name)
+
+    def __enter__(self) -> float:
+        return self.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
 
-def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> float:
+def acquire(connection: DriverConnection, name: str, timeout: float) -> float:
     started = time.monotonic()
     deadline = started + timeout
     while True:
@@ -59,10 +83,8 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
         # Whole seconds: fractional GET_LOCK timeouts are not portable.
         wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))
         try:
-            got = connection.execute(
-                text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": wait}
-            ).scalar()
-        except sqlalchemy.exc.DBAPIError as error:
+            got = _scalar(connection, "SELECT GET_LOCK(%s, %s)", (name, wait))
+        except pymysql.err.MySQLError as error:
             if error_code(error) == NOT_SUPPORTED:
                 # Fail closed: without a lock, two pods would run the same DDL.
                 raise LockTimeout(
@@ -71,11 +93,6 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
                     " runner is guaranteed (e.g. one Kubernetes Job)"
                 ) from None
             raise
-        # SQLAlchemy began a transaction for the SELECT; left open, Alembic
-        # would take it for the caller's and never commit the version row.
-        # (Not in a `finally`: after a signal the connection is unusable, and
-        # a failing commit would hide why the wait ended.)
-        connection.commit()
         waited = time.monotonic() - started
         if got == 1:
             if waited >= 1:
@@ -95,26 +112,24 @@ def acquire(connection: sqlalchemy.Connection, name: str, timeout: float) -> flo
         )
 
 
-def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
+def describe_holder(connection: DriverConnection, name: str) -> str:
     """Who holds the lock: connection id, user and host from the processlist, and the
     pod and revision from the holder's run marker while it applies one."""
     try:
-        row = connection.execute(
-            text(
-                "SELECT p.ID, p.USER, p.HOST FROM information_schema.PROCESSLIST AS p"
-                " WHERE p.ID = IS_USED_LOCK(:name)"
-            ),
-            {"name": name},
-        ).first()
-        connection.commit()
-    except sqlalchemy.exc.DBAPIError:
+        rows = _rows(
+            connection,
+            "SELECT p.ID, p.USER, p.HOST FROM information_schema.PROCESSLIST AS p"
+            " WHERE p.ID = IS_USED_LOCK(%s)",
+            (name,),
+        )
+    except pymysql.err.MySQLError:
         return "unknown holder"
-    if row is None:
+    if not rows:
         return "unknown holder"
-    holder = f"connection {row.ID} {row.USER}@{row.HOST}"
+    holder = "connection {} {}@{}".format(*rows[0])
     try:
         running = marker.read(connection)
-    except sqlalchemy.exc.DBAPIError:
+    except pymysql.err.MySQLError:
         running = None
     if running is not None:
         holder += (
@@ -124,7 +139,7 @@ def describe_holder(connection: sqlalchemy.Connection, name: str) -> str:
     return holder
 
 
-def describe_ddl_blockers(connection: sqlalchemy.Connection) -> str:
+def describe_ddl_blockers(connection: DriverConnection) -> str:
     """Sessions that hold locks in this database, for when a DDL statement waited too long.
 
     MySQL 8 shows metadata locks in performance_schema; MariaDB (without the
@@ -145,9 +160,9 @@ def describe_ddl_blockers(connection: sqlalchemy.Connection) -> str:
     )
     for query in queries:
         try:
-            rows = connection.execute(text(query)).all()
-        except sqlalchemy.exc.DBAPIError:
-            rows = []
+            rows = _rows(connection, query)
+        except pymysql.err.MySQLError:
+            rows = ()
         if rows:
             return "; ".join(
                 f"connection {row[0]} {row[1]}@{row[2]} ({row[3]} for {row[4]}s)" for row in rows
@@ -155,11 +170,28 @@ def describe_ddl_blockers(connection: sqlalchemy.Connection) -> str:
     return "no blocking session found (it may have finished)"
 
 
-def release(connection: sqlalchemy.Connection, name: str) -> None:
+def release(connection: DriverConnection, name: str) -> None:
     try:
-        connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-        connection.commit()
-    except sqlalchemy.exc.SQLAlchemyError as error:
+        _rows(connection, "SELECT RELEASE_LOCK(%s)", (name,))
+    except pymysql.err.MySQLError as error:
         # The server releases the lock with the session; a broken connection
         # (the usual reason to land here) has already freed it.
         log.debug("could not release the migration lock", extra={"reason": error_text(error)})
+
+
+def _rows(
+    connection: DriverConnection, sql: str, parameters: tuple[object, ...] = ()
+) -> tuple[tuple[Any, ...], ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        rows: tuple[tuple[Any, ...], ...] = cursor.fetchall()
+    # End the implicit transaction, so that no later read on this session sees
+    # an old snapshot. (Not in a `finally`: after a signal the connection is
+    # unusable, and a failing commit would hide why the statement ended.)
+    connection.commit()
+    return rows
+
+
+def _scalar(connection: DriverConnection, sql: str, parameters: tuple[object, ...]) -> Any:
+    rows = _rows(connection, sql, parameters)
+    return rows[0][0] if rows else None

@@ -13,24 +13,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import sqlalchemy
-import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
+import pymysql
+
+if TYPE_CHECKING:
+    import sqlalchemy
+
+    from migrator.database import DriverConnection
 
 MARKER_TABLE = "migrator_run_marker"
+NO_SUCH_TABLE = 1146
 
 # The runner's own table, outside the application's MetaData (and hidden from
 # autogenerate and check by migrator.alembic_env). One row at most.
-marker_table = sa.Table(
-    MARKER_TABLE,
-    sa.MetaData(),
-    sa.Column("id", mysql.TINYINT, primary_key=True, autoincrement=False),
-    sa.Column("revision", sa.String(64), nullable=False),
-    sa.Column("stamped_before", sa.String(255), nullable=False),
-    sa.Column("stamped_after", sa.String(255), nullable=False),
-    sa.Column("started_at", mysql.DATETIME(fsp=6), nullable=False),
-    sa.Column("runner", sa.String(255), nullable=False),
+_CREATE_TABLE = f"""
+CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (
+    id TINYINT NOT NULL,
+    revision VARCHAR(64) NOT NULL,
+    stamped_before VARCHAR(255) NOT NULL,
+    stamped_after VARCHAR(255) NOT NULL,
+    started_at DATETIME(6) NOT NULL,
+    runner VARCHAR(255) NOT NULL,
+    PRIMARY KEY (id)
+)"""
+
+
+_SELECT = (
+    "SELECT revision, stamped_before, stamped_after, started_at, runner"  # noqa: S608
+    f" FROM {MARKER_TABLE}"
 )
 
 
@@ -50,17 +61,24 @@ class RunMarker:
 
 
 def ensure_table(connection: sqlalchemy.Connection) -> None:
-    marker_table.create(connection, checkfirst=True)
+    connection.exec_driver_sql(_CREATE_TABLE)
     connection.commit()
 
 
-def read(connection: sqlalchemy.Connection) -> RunMarker | None:
-    """The marker left by an interrupted run, if any (None also when there is no table)."""
-    if not sqlalchemy.inspect(connection).has_table(MARKER_TABLE):
-        connection.commit()
-        return None
-    columns = [column for column in marker_table.c if column.name != "id"]
-    row = connection.execute(sa.select(*columns)).first()
+def read(connection: DriverConnection) -> RunMarker | None:
+    """The marker left by an interrupted run, if any (None also when there is no table).
+
+    Driver-level, so lock waiters can say what the holder is applying without
+    SQLAlchemy. Ends its transaction, like every read on the migration session.
+    """
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT)
+            row = cursor.fetchone()
+    except pymysql.err.ProgrammingError as error:
+        if error.args[0] != NO_SUCH_TABLE:
+            raise
+        row = None
     connection.commit()
     return RunMarker(*row) if row is not None else None
 

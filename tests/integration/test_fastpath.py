@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from migrator.database import ConnectionSettings, wait_for_database
 from migrator.fastpath import already_at_head, current_revisions, static_head
 from migrator.scripts import alembic_config
 from migrator.target import Project
-from tests.conftest import PROJECT_ROOT, ScratchDatabase
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint
 from tests.integration.conftest import Migrate, MigrationsDir
 
 
@@ -130,3 +131,28 @@ def test_a_noop_through_the_fast_path_imports_no_sqlalchemy_alembic_or_pydantic(
     assert "import 'sqlalchemy'" not in imported
     assert "import 'alembic'" not in imported
     assert "import 'pydantic'" not in imported
+
+
+def test_a_runner_that_waited_out_another_stops_at_head_without_loading_alembic(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    with database.lock_held_elsewhere():
+        started = time.monotonic()
+        process = start_entrypoint(
+            ["upgrade"], {**migrate.env(), "PYTHONVERBOSE": "1"}, migrate.workdir
+        )
+        assert process.stderr is not None
+        while "taking the migration lock" not in process.stderr.readline():
+            pass
+        # Meanwhile the lock holder, another runner, brings the database to head.
+        database.execute(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"
+        )
+        database.execute("INSERT INTO alembic_version VALUES ('r0002')")
+    result = finish(process, started, timeout=30)
+
+    assert result.code == 0
+    assert "already at head after waiting for the lock" in result.stderr
+    assert "import 'sqlalchemy'" not in result.stderr
+    assert "import 'alembic'" not in result.stderr

@@ -75,7 +75,7 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
         assert process.stderr is not None
-        assert "starting upgrade" in process.stderr.readline()
+        assert "taking the migration lock" in process.stderr.readline()
         time.sleep(1)  # into GET_LOCK's wait
         process.send_signal(signal.SIGTERM)
         result = finish(process, started, timeout=30)
