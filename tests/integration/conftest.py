@@ -1,21 +1,33 @@
-"""Integration fixtures: migrations directories, schema modules, users and a TCP forwarder.
+"""Integration fixtures: migrations, schema modules, users, a TCP forwarder, a TLS server.
 
 The server and the fresh database per test come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import os
 import shutil
 import socket
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pymysql
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
+from migrator.target import DatabaseTarget, Secret
 from tests.conftest import (
     PROJECT_ROOT,
     Result,
@@ -261,3 +273,129 @@ def schema(tmp_path: Path) -> SchemaModule:
     directory = tmp_path / "schema_module"
     directory.mkdir()
     return SchemaModule(directory)
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    """A second MariaDB server, started for the tests, that offers TLS."""
+
+    server: Server
+    ca: Path  # the CA that signed the server's certificate
+    other_ca: Path  # a CA that did not
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    binaries = [shutil.which(name) for name in ("mariadbd", "mariadb-install-db")]
+    if None in binaries:
+        message = "mariadbd and mariadb-install-db are needed for the TLS tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    base = tmp_path_factory.mktemp("tls-server")
+    ca, server_cert, server_key = _certificates(base, "127.0.0.1")
+    other_ca, _, _ = _certificates(base / "other", "127.0.0.1")
+    data = base / "data"
+    subprocess.run(
+        [
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={data}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    socket_path = data / "mysqld.sock"
+    process = subprocess.Popen(
+        [
+            "mariadbd",
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={socket_path}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--user=root",
+            "--skip-log-bin",
+            "--innodb-buffer-pool-size=32M",
+            f"--log-error={base / 'error.log'}",
+            f"--ssl-ca={ca}",
+            f"--ssl-cert={server_cert}",
+            f"--ssl-key={server_key}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        admin = _wait_for_socket(socket_path, process)
+        with admin, admin.cursor() as cursor:
+            cursor.execute("CREATE USER 'tester'@'%' IDENTIFIED BY 'tls-test-password'")
+            cursor.execute("GRANT ALL ON *.* TO 'tester'@'%' WITH GRANT OPTION")
+        target = DatabaseTarget(
+            host="127.0.0.1",
+            port=port,
+            user="tester",
+            password=Secret("tls-test-password"),
+            database="",
+        )
+        yield TlsServer(Server(target), ca, other_ca)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _wait_for_socket(path: Path, process: subprocess.Popen[bytes]) -> pymysql.Connection[Any]:
+    # Connect only once the socket exists: PyMySQL leaks the socket of a failed attempt.
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the TLS test server did not start (exit {process.poll()})")
+        time.sleep(0.1)
+    return pymysql.connect(unix_socket=str(path), user="root", autocommit=True)
+
+
+def _certificates(directory: Path, host: str) -> tuple[Path, Path, Path]:
+    """A CA, and a server certificate for ``host`` signed by it, as PEM files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+
+    def issue(
+        subject: str, key: rsa.RSAPrivateKey, issuer: str, signer: rsa.RSAPrivateKey, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+                critical=False,
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    server_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = f"migrator test CA {uuid.uuid4().hex[:8]}"
+    files = {
+        "ca.pem": issue(ca_name, ca_key, ca_name, ca_key, ca=True),
+        "server.pem": issue(host, server_key, ca_name, ca_key, ca=False),
+    }
+    for name, certificate in files.items():
+        (directory / name).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "server-key.pem").write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
