@@ -38,6 +38,12 @@ _PLAIN_STRING = re.compile(r"""(["'])([^"'\\]*)\1""")
 
 def static_head(migrations_dir: Path) -> str | None:
     """The single head revision, read from the files as text; None when unsure."""
+    history = static_history(migrations_dir)
+    return history[0] if history is not None else None
+
+
+def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
+    """The single head and every revision id, read from the files as text; None when unsure."""
     versions = migrations_dir / "versions"
     if not versions.is_dir():
         return None
@@ -60,7 +66,7 @@ def static_head(migrations_dir: Path) -> str | None:
     if not parents <= revisions:  # a down_revision pointing nowhere: let Alembic say so
         return None
     heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return (heads.pop(), frozenset(revisions)) if len(heads) == 1 else None
 
 
 def _fields(text: str) -> tuple[Any, ...] | None:
@@ -117,14 +123,17 @@ def already_at_head(
     and this one is done without loading SQLAlchemy, Alembic or a revision. When the
     answer is None, the lock stays held for the full path to migrate under.
     """
-    head = static_head(migrations_dir)
-    if head is None:
+    history = static_history(migrations_dir)
+    if history is None:
         return None
+    head, known = history
     current = current_revisions(connection)
     if current == (head,):
         log.info("nothing to do: already at head", extra={"revision": head})
         return head
-    if lock is None:
+    # A revision these files do not know (a rollback to an older release) is the
+    # full path's to judge, and without the lock, as pods starting then must not queue.
+    if lock is None or not set(current or ()) <= known:
         return None
     log.info(
         "the database is behind head: taking the migration lock",

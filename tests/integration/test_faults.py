@@ -148,13 +148,16 @@ def test_unknown_revision_skip_policy_leaves_the_database_alone(
     assert migrate().code == 0
     database.execute("UPDATE alembic_version SET version_num = 'from_newer_release'")
 
-    skipped = migrate(MIGRATE_ON_UNKNOWN_REVISION="skip")
+    # Pods of the older release must not queue for the lock (held here by the newer one).
+    with database.lock_held_elsewhere():
+        skipped = migrate(MIGRATE_ON_UNKNOWN_REVISION="skip", MIGRATE_LOCK_TIMEOUT="1")
+        failed = migrate(MIGRATE_ON_UNKNOWN_REVISION="fail", MIGRATE_LOCK_TIMEOUT="1")
 
     assert skipped.code == 0, skipped.stderr
     warning = next(entry for entry in skipped.logs if entry["level"] == "warning")
     assert "at revision from_newer_release" in warning["message"]
     assert database.version() == {"from_newer_release"}
-    assert migrate(MIGRATE_ON_UNKNOWN_REVISION="fail").code == 8
+    assert failed.code == 8
 
 
 def test_wait_head_returns_when_another_runner_reaches_head(
