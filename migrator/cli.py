@@ -1,7 +1,7 @@
 """The command line: arguments, settings, logging, and the one place errors become exit codes.
 
-Heavy modules (SQLAlchemy, Alembic) are imported only by the commands that
-need them, so `--help`, configuration errors and `wait` stay fast.
+Heavy modules (pydantic, argparse, SQLAlchemy, Alembic) are imported only when
+needed, so `--help`, configuration errors, `wait` and a no-op `upgrade` stay fast.
 """
 
 from __future__ import annotations

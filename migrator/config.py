@@ -3,8 +3,9 @@
 Two readers turn the environment into settings: :mod:`migrator.settings` (pydantic-settings,
 the authoritative declaration) and :mod:`migrator.fast_settings` (no pydantic, for the
 common environment of an init container). The values derived from either (the database
-target, the pod's slice of shards) are computed here, once, for both. Pure: the values
-come in as arguments, never from the environment.
+target, the pod's slice of shards) are computed here, once, for both, and so are the
+options a migrating run hands the core. Pure: the values come in as arguments, never
+from the environment.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from migrator.target import DEFAULT_PORT, DatabaseTarget, Secret, parse_database
 
 # The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
