@@ -87,9 +87,8 @@ class _Progress:
         )
 
     def failure(self, error: Exception) -> MigratorError:
-        executed = self.executed  # before the diagnostic queries below add to it
-        running = self.running
-        self.running = None  # the diagnostic queries below are not the revision's
+        executed, running = self.executed, self.running
+        self.running = None  # what runs from here on is not the revision's
         code = error_code(error)
         if running is None:
             if code is not None and code in ACCESS_ERRORS:

@@ -354,7 +354,7 @@ def _upgrade(run: _Invocation) -> None:
     database = run.database()  # configuration errors first, before the heavy imports
     project = run.project()
     options = run.options()
-    from migrator.database import wait_for_database
+    from migrator.database import session_errors, wait_for_database
 
     login = wait_for_database(database)  # the run's one session, reused by the full path
     lock = None
@@ -362,28 +362,36 @@ def _upgrade(run: _Invocation) -> None:
         from migrator.lock import MigrationLock
 
         lock = MigrationLock(login, database.target.database, options.lock_timeout)
-    if run.args.revision == "head":
-        from migrator.fastpath import already_at_head
+    try:
+        if run.args.revision == "head":
+            from migrator.fastpath import at_head_or_take_lock
 
-        head = already_at_head(project.migrations_dir, login, lock)
-        if head is not None:
+            with session_errors(database.target):
+                head = at_head_or_take_lock(project.migrations_dir, login, lock)
+            if head is not None:
+                run.report.source = run.report.destination = head
+                return
+        from migrator import runner
+
+        # The full path goes on with the session and the lock the fast path took;
+        # if the session was lost meanwhile, it logs in and locks afresh.
+        alive = login.open
+        runner.upgrade(
+            project,
+            database,
+            options,
+            run.args.revision,
+            run.report,
+            login=login if alive else None,
+            lock=lock if alive and lock is not None and lock.held else None,
+        )
+    finally:
+        # On every way out (also a broken script before the full path took them
+        # over); no-ops when the full path already released and closed them.
+        if lock is not None and login.open:
+            lock.release()
+        if login.open:
             login.close()
-            run.report.source = run.report.destination = head
-            return
-    from migrator import runner
-
-    # The full path goes on with the session and the lock the fast path took; if the
-    # session was lost meanwhile, it logs in and locks afresh.
-    alive = login.open
-    runner.upgrade(
-        project,
-        database,
-        options,
-        run.args.revision,
-        run.report,
-        login=login if alive else None,
-        lock=lock if alive and lock is not None and lock.held else None,
-    )
 
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:

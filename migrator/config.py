@@ -131,8 +131,8 @@ class DerivedSettings:
         Both forms may be given only when they agree, so a stale `.env` cannot
         silently redirect a run to another database.
         """
-        url = _exclusive(self.database_url, self.database_url_file, "DATABASE_URL")
-        password = _exclusive(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
+        url = _one_of(self.database_url, self.database_url_file, "DATABASE_URL")
+        password = _one_of(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
         parts = {
             "MYSQL_HOST": self.mysql_host,
             "MYSQL_PORT": self.mysql_port,
@@ -169,7 +169,7 @@ class DerivedSettings:
             ) from None
 
 
-def _exclusive(value: SecretValue | None, file: Path | None, name: str) -> str | None:
+def _one_of(value: SecretValue | None, file: Path | None, name: str) -> str | None:
     if value is not None and file is not None:
         raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
     if file is not None:

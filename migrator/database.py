@@ -141,6 +141,10 @@ def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[A
         )
     except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
         raise ConfigError(f"TLS file in DATABASE_URL cannot be read: {error.strerror}") from None
+    except ssl.SSLError as error:  # raised while loading the files, before any handshake
+        raise ConfigError(
+            f"TLS file in DATABASE_URL is not a usable certificate or key: {error.reason or error}"
+        ) from None
 
 
 def wait_for_database(
@@ -238,8 +242,13 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
         handed_over = True
         return raw
 
+    # No rollback on close: the session is closed, not pooled, and after a lost
+    # connection the attempt would only log an error with a traceback.
     engine = sqlalchemy.create_engine(
-        "mysql+pymysql://", creator=reuse_connection, poolclass=NullPool
+        "mysql+pymysql://",
+        creator=reuse_connection,
+        poolclass=NullPool,
+        pool_reset_on_return=None,
     )
     return engine.connect()
 
@@ -247,6 +256,40 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
 def driver_connection(connection: sqlalchemy.Connection) -> DriverConnection:
     """The PyMySQL session under a SQLAlchemy connection (the one the lock lives on)."""
     return cast("DriverConnection", connection.connection.driver_connection)
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether a database error means the session is gone."""
+    cause = getattr(error, "orig", None) or error
+    # PyMySQL's InterfaceError means a statement on a connection it had to close.
+    return error_code(error) in CONNECTION_LOST_ERRORS or isinstance(
+        cause, pymysql.err.InterfaceError
+    )
+
+
+@contextmanager
+def session_errors(target: DatabaseTarget) -> Iterator[None]:
+    """Turn database errors that escape the block into the runner's errors.
+
+    Lost connections and missing privileges are not internal bugs; this holds for
+    errors from the driver (the lock, the run marker) and from SQLAlchemy alike.
+    """
+    try:
+        yield
+    except Exception as error:
+        cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's
+        if not isinstance(cause, pymysql.err.MySQLError):
+            raise
+        code = error_code(error)
+        if connection_lost(error):
+            raise DatabaseUnreachable(
+                f"lost the connection to {target.redacted_url()}: {error_text(error)}"
+            ) from None
+        if code in ACCESS_ERRORS:
+            raise AccessDenied(
+                f"{target.redacted_url()} refused a statement: {error_text(error)}"
+            ) from None
+        raise
 
 
 @contextmanager
@@ -270,18 +313,8 @@ def open_connection(
         raw.close()
         raise classify_connect_error(error, target) from None
     try:
-        yield connection
-    except sqlalchemy.exc.DBAPIError as error:
-        code = error_code(error)
-        if code in CONNECTION_LOST_ERRORS:
-            raise DatabaseUnreachable(
-                f"lost the connection to {target.redacted_url()}: {error_text(error)}"
-            ) from None
-        if code in ACCESS_ERRORS:
-            raise AccessDenied(
-                f"{target.redacted_url()} refused a statement: {error_text(error)}"
-            ) from None
-        raise
+        with session_errors(target):
+            yield connection
     finally:
         # Closing a connection the server already dropped can fail; the session
         # (and with it the migration lock) is gone either way.

@@ -4,7 +4,8 @@ An init container runs at every pod start, and the database is nearly always
 at head already. The head is read from the revision files as text; anything
 unusual (a value that is not a plain literal, branch labels, dependencies,
 several heads, a database at another revision) answers "don't know", and the
-normal path decides. Correctness never depends on this module.
+normal path decides. The only answer acted on is "certainly at head"; the lock
+taken on the way is the one the normal path would take, handed on to it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
+from migrator.database import connection_lost
 from migrator.logs import get_logger
 
 if TYPE_CHECKING:
@@ -113,7 +115,7 @@ def current_revisions(connection: DriverConnection) -> tuple[str, ...] | None:
             connection.rollback()
 
 
-def already_at_head(
+def at_head_or_take_lock(
     migrations_dir: Path, connection: DriverConnection, lock: MigrationLock | None = None
 ) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path).
@@ -121,7 +123,8 @@ def already_at_head(
     With ``lock``, a database found behind head is read again once the lock is held:
     when another runner held it, that runner has usually just migrated the database,
     and this one is done without loading SQLAlchemy, Alembic or a revision. When the
-    answer is None, the lock stays held for the full path to migrate under.
+    answer is None, the lock may be held (``lock.held``) for the full path to migrate
+    under, on this connection; if the connection was lost, neither is of use any more.
     """
     history = static_history(migrations_dir)
     if history is None:
@@ -133,13 +136,18 @@ def already_at_head(
         return head
     # A revision these files do not know (a rollback to an older release) is the
     # full path's to judge, and without the lock, as pods starting then must not queue.
-    if lock is None or not set(current or ()) <= known:
+    if lock is None or not connection.open or not set(current or ()) <= known:
         return None
     log.info(
         "the database is behind head: taking the migration lock",
         extra={"head": head, "current": ",".join(current or ()) or "base"},
     )
-    waited = lock.acquire()
+    try:
+        waited = lock.acquire()
+    except pymysql.err.MySQLError as error:
+        if not connection_lost(error):
+            raise
+        return None  # the session was lost while waiting (a failover): log in afresh
     if current_revisions(connection) != (head,):
         return None
     lock.release()

@@ -73,7 +73,7 @@ def _migrate(
     script = load_scripts(project)
     target = connection_settings.target
     verb = "upgrade" if upgrade else "downgrade"
-    # A lock the caller holds is released on every way out, the early returns included.
+    # A lock the caller holds is released on every way out of the block, early returns too.
     with open_connection(connection_settings, login=login) as connection, lock or nullcontext():
         current = current_heads(connection)
         report.source = report.destination = revisions(current)

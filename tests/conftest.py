@@ -93,6 +93,15 @@ def start_entrypoint(
     )
 
 
+def wait_for_line(process: subprocess.Popen[str], text: str) -> str:
+    """Read the runner's stderr up to the first line containing ``text``."""
+    assert process.stderr is not None
+    while line := process.stderr.readline():
+        if text in line:
+            return line
+    raise AssertionError(f"the runner exited (status {process.wait()}) before logging {text!r}")
+
+
 def finish(process: subprocess.Popen[str], started: float, timeout: float = 180) -> Result:
     stdout, stderr = process.communicate(timeout=timeout)
     return Result(process.returncode, stdout, stderr, time.monotonic() - started)

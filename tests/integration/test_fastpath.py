@@ -9,10 +9,10 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from migrator.database import ConnectionSettings, wait_for_database
-from migrator.fastpath import already_at_head, current_revisions, static_head
+from migrator.fastpath import at_head_or_take_lock, current_revisions, static_head
 from migrator.scripts import alembic_config
 from migrator.target import Project
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
 from tests.integration.conftest import Migrate, MigrationsDir
 
 
@@ -28,7 +28,7 @@ def settings(database: ScratchDatabase) -> ConnectionSettings:
 def at_head(migrations: Path, database: ScratchDatabase) -> str | None:
     connection = wait_for_database(settings(database))
     try:
-        return already_at_head(migrations, connection)
+        return at_head_or_take_lock(migrations, connection)
     finally:
         connection.close()
 
@@ -82,7 +82,7 @@ def test_the_bundled_migrations_have_a_static_head() -> None:
 
 
 @pytest.mark.parametrize("history", [linear, merged])
-def test_already_at_head_agrees_with_the_database_state(
+def test_the_fast_path_agrees_with_the_database_state(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, history: object
 ) -> None:
     history(migrations)  # type: ignore[operator]
@@ -142,9 +142,7 @@ def test_a_runner_that_waited_out_another_stops_at_head_without_loading_alembic(
         process = start_entrypoint(
             ["upgrade"], {**migrate.env(), "PYTHONVERBOSE": "1"}, migrate.workdir
         )
-        assert process.stderr is not None
-        while "taking the migration lock" not in process.stderr.readline():
-            pass
+        wait_for_line(process, "taking the migration lock")
         # Meanwhile the lock holder, another runner, brings the database to head.
         database.execute(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"

@@ -71,6 +71,18 @@ def test_tls_demanded_from_a_server_without_it_is_exit_4(
     assert "Traceback" not in result.stderr
 
 
+def test_an_unusable_tls_file_is_exit_2(database: ScratchDatabase, tmp_path: Path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    url = f"{database.url}?ssl_ca={garbage}&ssl_verify_cert=true"
+
+    result = run_entrypoint(["wait"], runner_env(DATABASE_URL=url), tmp_path)
+
+    assert result.code == 2
+    assert "not a usable certificate or key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_upgrade_over_tls(tls_database: ScratchDatabase, tmp_path: Path) -> None:
     result = run_entrypoint(["upgrade"], runner_env(DATABASE_URL=tls_database.url), tmp_path)
 

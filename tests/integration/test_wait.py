@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint
+from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint, wait_for_line
 from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql
 
 
@@ -74,15 +74,61 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
     with database.lock_held_elsewhere():
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
-        assert process.stderr is not None
-        assert "taking the migration lock" in process.stderr.readline()
+        wait_for_line(process, "taking the migration lock")
         time.sleep(1)  # into GET_LOCK's wait
         process.send_signal(signal.SIGTERM)
         result = finish(process, started, timeout=30)
 
     assert result.code == 143
     assert database.version() == set()
-    assert database.lock_is_free()
+
+
+def kill_lock_waiters(database: ScratchDatabase) -> int:
+    """KILL the sessions waiting in GET_LOCK on ``database``, as a failover would drop them."""
+    waiting = database.server.execute(
+        "SELECT ID FROM information_schema.PROCESSLIST"
+        " WHERE DB = %s AND INFO LIKE 'SELECT GET_LOCK(%%'",
+        database.name,
+    )
+    for (session,) in waiting:
+        database.server.execute(f"KILL {int(session)}")
+    return len(waiting)
+
+
+def test_a_session_lost_while_waiting_for_the_lock_logs_in_again_and_migrates(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    with database.lock_held_elsewhere():
+        started = time.monotonic()
+        process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
+        wait_for_line(process, "taking the migration lock")
+        time.sleep(1)  # into GET_LOCK's wait
+        assert kill_lock_waiters(database) == 1
+    result = finish(process, started, timeout=60)
+
+    assert result.code == 0, result.stderr
+    assert database.version() == {"r0002"}
+    assert "Traceback" not in result.stderr
+
+
+def test_a_session_lost_while_the_full_path_waits_for_the_lock_is_exit_3(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    with database.lock_held_elsewhere():
+        started = time.monotonic()
+        # An explicit revision takes the full path, which waits for the lock itself.
+        process = start_entrypoint(["upgrade", "r0002"], migrate.env(), migrate.workdir)
+        wait_for_line(process, "starting upgrade")
+        time.sleep(1)
+        assert kill_lock_waiters(database) == 1
+        result = finish(process, started, timeout=60)
+
+    assert result.code == 3, result.stderr
+    assert result.error["message"].startswith("lost the connection to")
+    assert "Traceback" not in result.stderr
+    assert database.version() == set()
 
 
 def test_sigterm_during_a_revision_finishes_it_then_stops_with_143(
