@@ -38,12 +38,6 @@ _ASSIGNMENT = re.compile(
 _PLAIN_STRING = re.compile(r"""(["'])([^"'\\]*)\1""")
 
 
-def static_head(migrations_dir: Path) -> str | None:
-    """The single head revision, read from the files as text; None when unsure."""
-    history = static_history(migrations_dir)
-    return history[0] if history is not None else None
-
-
 def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
     """The single head and every revision id, read from the files as text; None when unsure."""
     versions = migrations_dir / "versions"

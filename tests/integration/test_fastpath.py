@@ -9,11 +9,16 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from migrator.database import ConnectionSettings, wait_for_database
-from migrator.fastpath import at_head_or_take_lock, current_revisions, static_head
+from migrator.fastpath import at_head_or_take_lock, current_revisions, static_history
 from migrator.scripts import alembic_config
 from migrator.target import Project
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
 from tests.integration.conftest import Migrate, MigrationsDir
+
+
+def static_head(path: Path) -> str | None:
+    history = static_history(path)
+    return history[0] if history is not None else None
 
 
 def alembic_heads(path: Path) -> list[str]:
