@@ -2,6 +2,11 @@
 
 Waiting uses the driver alone (no SQLAlchemy), so `wait` stays light, and the
 connection that proved the server ready is the one the migration then uses.
+
+No read or write on a session can block forever: the login and the runner's own
+short queries are bounded by the connect timeout, the lock wait by its slice, and
+a migration's statements, which may legitimately run for hours, by the watchdog
+of :mod:`migrator.watchdog`.
 """
 
 from __future__ import annotations
@@ -52,9 +57,11 @@ CONNECTION_LOST_ERRORS = frozenset({1053, 1927, 2003, 2006, 2013, 2055})
 # Refusals that retrying cannot fix (1129: every retry would make a blocked host worse).
 ACCESS_ERRORS = frozenset(
     {
+        1043,  # bad handshake (e.g. a database name the server cannot parse)
         1044,  # access denied to the database
         1045,  # access denied (wrong user or password)
         1049,  # unknown database
+        1102,  # incorrect database name
         1129,  # host blocked because of too many connection errors
         1130,  # host not allowed to connect
         1142,  # command denied (no privilege on a table)
@@ -63,8 +70,10 @@ ACCESS_ERRORS = frozenset(
         1251,  # client does not support the authentication protocol
         3159,  # connections must use TLS
         2026,  # TLS required by the URL, and the server does not offer it
+        2059,  # the server asks for an authentication plugin the driver lacks
     }
 )
+AUTH_PLUGIN_UNSUPPORTED = 2059
 
 INITIAL_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
@@ -100,7 +109,8 @@ def error_text(error: BaseException) -> str:
 
 
 class _Connection(pymysql.connections.Connection):
-    """PyMySQL's connection, without a 20 ms cost on every login.
+    """PyMySQL's connection, without a 20 ms cost on every login, telling how long it has
+    been blocked on a read or write that has no timeout (for the watchdog).
 
     PyMySQL 2 tries TLS on every login ("preferred": used when the server offers it,
     the certificate not verified). For that it calls ssl.create_default_context(),
@@ -108,6 +118,30 @@ class _Connection(pymysql.connections.Connection):
     to consult it, as verification is off. Without TLS options, this builds the same
     unverified context without the store; with them, PyMySQL's own code runs.
     """
+
+    blocked_since: float | None = None
+
+    # PyMySQL's private I/O methods and attributes are not in its type stubs.
+    def _read_packet(self, *args: Any) -> Any:
+        driver: Any = super()
+        if cast("Any", self)._read_timeout is not None:  # bounded by its socket timeout
+            return driver._read_packet(*args)
+        self.blocked_since = time.monotonic()
+        try:
+            return driver._read_packet(*args)
+        finally:
+            self.blocked_since = None
+
+    def _write_bytes(self, data: bytes) -> None:
+        driver: Any = super()
+        if cast("Any", self)._write_timeout is not None:
+            driver._write_bytes(data)
+            return
+        self.blocked_since = time.monotonic()
+        try:
+            driver._write_bytes(data)
+        finally:
+            self.blocked_since = None
 
     def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
         if sslp:
@@ -119,24 +153,34 @@ class _Connection(pymysql.connections.Connection):
 
 
 def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[Any]:
-    """One login attempt. Raises the driver's error, or ConfigError for a bad TLS file."""
+    """One login attempt, every read and write of it bounded by ``timeout``, as are the
+    session's later ones until :func:`bound_io` says otherwise.
+
+    Raises the driver's error, or ConfigError for a bad TLS file.
+    """
     options: dict[str, Any] = dict(target.options)
     if options.pop("ssl_disabled", False):
         options = {k: v for k, v in options.items() if not k.startswith("ssl_")}
         options["ssl_disabled"] = True
+    timeout = max(timeout, 0.1)
     try:
         return _Connection(
             host=target.host,
             port=target.port,
             user=target.user,
-            password=target.password.get_secret_value(),
+            # PyMySQL sends a str password as Latin-1; the mysql client and the
+            # server's own hashing use the connection's character set, UTF-8.
+            password=target.password.get_secret_value().encode("utf-8"),
             database=target.database,
             charset="utf8mb4",
-            connect_timeout=max(timeout, 0.1),
+            # connect_timeout covers only the TCP connect: a proxy that accepts and
+            # never greets would otherwise hold the login forever.
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
             # Alembic checks that stamping a revision matched one row; MySQL
             # counts only changed rows unless asked for found rows.
             client_flag=CLIENT.FOUND_ROWS,
-            # No read timeout: a long ALTER TABLE is not a dead server.
             **options,
         )
     except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
@@ -145,6 +189,8 @@ def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[A
         raise ConfigError(
             f"TLS file in DATABASE_URL is not a usable certificate or key: {error.reason or error}"
         ) from None
+    except OSError as error:  # e.g. a path too long for the file system
+        raise ConfigError(f"TLS file in DATABASE_URL cannot be read: {error.strerror}") from None
 
 
 def wait_for_database(
@@ -166,6 +212,8 @@ def wait_for_database(
             connection = connect_once(target, min(settings.connect_timeout, max(remaining, 0)))
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            # The runner's own short queries on this session answer within this.
+            bound_io(connection, settings.connect_timeout)
             if attempt > 1:
                 log.info("database is ready", extra={"attempts": attempt})
             return connection
@@ -222,9 +270,35 @@ def classify_connect_error(error: BaseException, target: DatabaseTarget) -> Migr
         return AccessDenied(f"{reason} on {where}: create the database or fix its name")
     if code == 1129:
         return AccessDenied(f"{reason}; the server blocks this host: run FLUSH HOSTS on the server")
+    if code == AUTH_PLUGIN_UNSUPPORTED:
+        return AccessDenied(
+            f"{where} asks for an authentication method this runner does not support ({reason});"
+            " give the user mysql_native_password, caching_sha2_password or ed25519"
+        )
     if code in ACCESS_ERRORS:
         return AccessDenied(f"{where} refused the connection: {reason}")
     return DatabaseUnreachable(f"cannot connect to {where}: {reason}")
+
+
+def bound_io(connection: DriverConnection, seconds: float | None) -> None:
+    """Bound every later read and write on the session; None: unbounded (watch it then).
+
+    PyMySQL reads these two private attributes before each read and write.
+    """
+    driver: Any = connection
+    driver._read_timeout = seconds
+    driver._write_timeout = seconds
+
+
+@contextmanager
+def io_bound(connection: DriverConnection, seconds: float) -> Iterator[None]:
+    """Bound the session's reads and writes for the block, then restore the bound it had."""
+    previous: float | None = cast("Any", connection)._read_timeout
+    bound_io(connection, seconds)
+    try:
+        yield
+    finally:
+        bound_io(connection, previous)
 
 
 def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection:
@@ -237,8 +311,11 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
     def reuse_connection() -> pymysql.Connection[Any]:
         nonlocal handed_over
         if handed_over:
-            # The runner holds exactly one connection, the one its lock lives on.
-            raise RuntimeError("the migration connection cannot be reopened")
+            # The runner holds exactly one connection, the one its lock lives on: once
+            # it is lost, so is the lock, and a new login must not pretend otherwise.
+            raise pymysql.err.OperationalError(
+                2013, "Lost connection to MySQL server: the migration session is gone"
+            )
         handed_over = True
         return raw
 
@@ -305,18 +382,21 @@ def open_connection(
     """
     import sqlalchemy
 
+    from migrator.watchdog import watched
+
     target = settings.target
     raw = login if login is not None else wait_for_database(settings)
-    try:
-        connection = sqlalchemy_connection(raw)
-    except sqlalchemy.exc.DBAPIError as error:
-        raw.close()
-        raise classify_connect_error(error, target) from None
-    try:
-        with session_errors(target):
-            yield connection
-    finally:
-        # Closing a connection the server already dropped can fail; the session
-        # (and with it the migration lock) is gone either way.
-        with suppress(Exception):
-            connection.close()
+    with watched(raw, settings):
+        try:
+            connection = sqlalchemy_connection(raw)
+        except sqlalchemy.exc.DBAPIError as error:
+            raw.close()
+            raise classify_connect_error(error, target) from None
+        try:
+            with session_errors(target):
+                yield connection
+        finally:
+            # Closing a connection the server already dropped can fail; the session
+            # (and with it the migration lock) is gone either way.
+            with suppress(Exception):
+                connection.close()

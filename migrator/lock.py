@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 
 from migrator import marker
-from migrator.database import error_code, error_text
+from migrator.database import error_code, error_text, io_bound
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
+from migrator.sessions import describe_holder
 
 if TYPE_CHECKING:
     from migrator.database import DriverConnection
@@ -49,17 +50,22 @@ class MigrationLock:
     database at head.
     """
 
-    def __init__(self, connection: DriverConnection, database: str, timeout: float) -> None:
+    def __init__(
+        self, connection: DriverConnection, database: str, timeout: float, answer_timeout: float
+    ) -> None:
         self.connection = connection
         self.name = lock_name(database)
         self.timeout = timeout
+        # How long the server may take to answer beyond the wait it was asked for:
+        # a frozen server must end the wait, not prolong it forever.
+        self.answer_timeout = answer_timeout
         self.held = False
 
     def acquire(self) -> float:
         """Wait for the lock (no-op when held); returns the seconds spent waiting."""
         if self.held:
             return 0.0
-        waited = acquire(self.connection, self.name, self.timeout)
+        waited = acquire(self.connection, self.name, self.timeout, self.answer_timeout)
         self.held = True
         return waited
 
@@ -75,7 +81,9 @@ class MigrationLock:
         self.release()
 
 
-def acquire(connection: DriverConnection, name: str, timeout: float) -> float:
+def acquire(
+    connection: DriverConnection, name: str, timeout: float, answer_timeout: float
+) -> float:
     started = time.monotonic()
     deadline = started + timeout
     while True:
@@ -83,7 +91,8 @@ def acquire(connection: DriverConnection, name: str, timeout: float) -> float:
         # Whole seconds: fractional GET_LOCK timeouts are not portable.
         wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))
         try:
-            got = _scalar(connection, "SELECT GET_LOCK(%s, %s)", (name, wait))
+            with io_bound(connection, wait + answer_timeout):
+                got = _scalar(connection, "SELECT GET_LOCK(%s, %s)", (name, wait))
         except pymysql.err.MySQLError as error:
             if error_code(error) == NOT_SUPPORTED:
                 # Fail closed: without a lock, two pods would run the same DDL.
@@ -100,7 +109,8 @@ def acquire(connection: DriverConnection, name: str, timeout: float) -> float:
             return waited
         if got is None:
             raise LockTimeout(f"GET_LOCK({name!r}) failed on the server")
-        holder = describe_holder(connection, name)
+        with io_bound(connection, answer_timeout):
+            holder = describe_holder(connection, name)
         if time.monotonic() >= deadline:
             raise LockTimeout(
                 f"another runner ({holder}) held the migration lock for more than"
@@ -112,62 +122,17 @@ def acquire(connection: DriverConnection, name: str, timeout: float) -> float:
         )
 
 
-def describe_holder(connection: DriverConnection, name: str) -> str:
-    """Who holds the lock: connection id, user and host from the processlist, and the
-    pod and revision from the holder's run marker while it applies one."""
-    try:
-        rows = _rows(
-            connection,
-            "SELECT p.ID, p.USER, p.HOST FROM information_schema.PROCESSLIST AS p"
-            " WHERE p.ID = IS_USED_LOCK(%s)",
-            (name,),
-        )
-    except pymysql.err.MySQLError:
-        return "unknown holder"
-    if not rows:
-        return "unknown holder"
-    holder = "connection {} {}@{}".format(*rows[0])
-    try:
-        running = marker.read(connection)
-    except pymysql.err.MySQLError:
-        running = None
-    if running is not None:
-        holder += (
-            f", {running.runner}, applying {running.revision}"
-            f" since {running.started_at:%H:%M:%S} UTC"
-        )
-    return holder
+def left_behind(connection: DriverConnection, database: str, found: marker.RunMarker) -> bool:
+    """Whether a run marker was left by a runner that is gone, not one still migrating.
 
-
-def describe_ddl_blockers(connection: DriverConnection) -> str:
-    """Sessions that hold locks in this database, for when a DDL statement waited too long.
-
-    MySQL 8 shows metadata locks in performance_schema; MariaDB (without the
-    METADATA_LOCK_INFO plugin) does not, but the sessions with an open InnoDB
-    transaction are what holds metadata locks in practice.
+    A live runner holds the lock from before it writes its marker until after the
+    marker is deleted with the revision's stamp. So a marker still there, unchanged,
+    after a moment when the lock was free, belongs to nobody.
     """
-    queries = (
-        "SELECT DISTINCT t.PROCESSLIST_ID, t.PROCESSLIST_USER, t.PROCESSLIST_HOST,"
-        " t.PROCESSLIST_COMMAND, t.PROCESSLIST_TIME"
-        " FROM performance_schema.metadata_locks AS m"
-        " JOIN performance_schema.threads AS t ON t.THREAD_ID = m.OWNER_THREAD_ID"
-        " WHERE m.OBJECT_SCHEMA = DATABASE() AND m.LOCK_STATUS = 'GRANTED'"
-        " AND t.PROCESSLIST_ID <> CONNECTION_ID()",
-        "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME"
-        " FROM information_schema.INNODB_TRX AS x"
-        " JOIN information_schema.PROCESSLIST AS p ON p.ID = x.trx_mysql_thread_id"
-        " WHERE p.ID <> CONNECTION_ID()",
-    )
-    for query in queries:
-        try:
-            rows = _rows(connection, query)
-        except pymysql.err.MySQLError:
-            rows = ()
-        if rows:
-            return "; ".join(
-                f"connection {row[0]} {row[1]}@{row[2]} ({row[3]} for {row[4]}s)" for row in rows
-            )
-    return "no blocking session found (it may have finished)"
+    name = lock_name(database)
+    if _scalar(connection, "SELECT IS_USED_LOCK(%s)", (name,)) is not None:
+        return False
+    return marker.read(connection) == found
 
 
 def release(connection: DriverConnection, name: str) -> None:

@@ -17,6 +17,7 @@ import pymysql
 
 from migrator.database import ConnectionSettings, connect_once, error_code, wait_for_database
 from migrator.logs import get_logger
+from migrator.watchdog import watched
 
 log = get_logger()
 
@@ -31,6 +32,11 @@ def shadow_name(base: str) -> str:
     return base[: MAX_NAME - len(suffix)] + suffix
 
 
+def quote_identifier(name: str) -> str:
+    """A MySQL identifier in backticks, safe whatever characters the name holds."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 @contextmanager
 def shadow_database(server: ConnectionSettings) -> Iterator[ConnectionSettings | None]:
     """Create an empty database on ``server``'s server and drop it afterwards, whatever happens.
@@ -40,7 +46,7 @@ def shadow_database(server: ConnectionSettings) -> Iterator[ConnectionSettings |
     admin = wait_for_database(server)
     name = shadow_name(server.target.database)
     try:
-        _execute(admin, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        _execute(admin, f"CREATE DATABASE {quote_identifier(name)} CHARACTER SET utf8mb4")
     except pymysql.err.MySQLError as error:
         admin.close()
         if error_code(error) in NO_PRIVILEGE:
@@ -61,7 +67,9 @@ def _drop(admin: pymysql.Connection[Any], server: ConnectionSettings, name: str)
         try:
             if attempt:
                 admin = connect_once(server.target, server.connect_timeout)
-            _execute(admin, f"DROP DATABASE IF EXISTS `{name}`")
+            # Dropping many tables may take longer than a short query should.
+            with watched(admin, server):
+                _execute(admin, f"DROP DATABASE IF EXISTS {quote_identifier(name)}")
         except pymysql.err.MySQLError:
             continue
         else:

@@ -9,6 +9,7 @@ import datetime
 import ipaddress
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -163,6 +164,16 @@ class Users:
         """A user with the given password and grants (e.g. "ALL ON db.*")."""
         name = f"mu_{uuid.uuid4().hex[:10]}"
         self.server.execute(f"CREATE USER '{name}'@'%%' IDENTIFIED BY %s", password)
+        return self._grant(name, grants)
+
+    def create_identified(self, how: str, database: ScratchDatabase) -> str:
+        """A user of its own database only, identified as ``how`` says
+        (e.g. "VIA ed25519 USING PASSWORD('pw')")."""
+        name = f"mu_{uuid.uuid4().hex[:10]}"
+        self.server.execute(f"CREATE USER '{name}'@'%' IDENTIFIED {how}")
+        return self._grant(name, [f"ALL ON `{database.name}`.*"])
+
+    def _grant(self, name: str, grants: Sequence[str]) -> str:
         self.created.append(name)
         for grant in grants:
             self.server.execute(f"GRANT {grant} TO '{name}'@'%'")
@@ -275,26 +286,40 @@ def schema(tmp_path: Path) -> SchemaModule:
     return SchemaModule(directory)
 
 
-@dataclass(frozen=True)
-class TlsServer:
-    """A second MariaDB server, started for the tests, that offers TLS."""
+@dataclass
+class OwnedServer:
+    """A MariaDB server of the tests' own, on its own port: one they may stop or freeze,
+    which the shared test server must never be."""
 
+    process: subprocess.Popen[bytes]
     server: Server
-    ca: Path  # the CA that signed the server's certificate
-    other_ca: Path  # a CA that did not
+
+    @property
+    def port(self) -> int:
+        return self.server.target.port
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, the server answers nothing."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.thaw()
+        self.process.terminate()
+        self.process.wait(timeout=60)
 
 
-@pytest.fixture(scope="session")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+def start_owned_server(base: Path, *options: str) -> OwnedServer:
+    """Initialise and start a MariaDB server of the host's binaries under ``base``, with a
+    TCP account `tester` that may do anything."""
     binaries = [shutil.which(name) for name in ("mariadbd", "mariadb-install-db")]
     if None in binaries:
-        message = "mariadbd and mariadb-install-db are needed for the TLS tests"
+        message = "mariadbd and mariadb-install-db are needed to start a server of the tests'"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    base = tmp_path_factory.mktemp("tls-server")
-    ca, server_cert, server_key = _certificates(base, "127.0.0.1")
-    other_ca, _, _ = _certificates(base / "other", "127.0.0.1")
     data = base / "data"
     subprocess.run(
         [
@@ -322,9 +347,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
             "--skip-log-bin",
             "--innodb-buffer-pool-size=32M",
             f"--log-error={base / 'error.log'}",
-            f"--ssl-ca={ca}",
-            f"--ssl-cert={server_cert}",
-            f"--ssl-key={server_key}",
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -332,19 +355,80 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     try:
         admin = _wait_for_socket(socket_path, process)
         with admin, admin.cursor() as cursor:
-            cursor.execute("CREATE USER 'tester'@'%' IDENTIFIED BY 'tls-test-password'")
+            cursor.execute("CREATE USER 'tester'@'%' IDENTIFIED BY 'owned-test-password'")
             cursor.execute("GRANT ALL ON *.* TO 'tester'@'%' WITH GRANT OPTION")
-        target = DatabaseTarget(
-            host="127.0.0.1",
-            port=port,
-            user="tester",
-            password=Secret("tls-test-password"),
-            database="",
-        )
-        yield TlsServer(Server(target), ca, other_ca)
-    finally:
+    except BaseException:
         process.terminate()
-        process.wait(timeout=60)
+        raise
+    target = DatabaseTarget(
+        host="127.0.0.1",
+        port=port,
+        user="tester",
+        password=Secret("owned-test-password"),
+        database="",
+    )
+    return OwnedServer(process, Server(target))
+
+
+@pytest.fixture(scope="module")
+def owned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnedServer]:
+    """A server the tests may freeze; thawed after each test that does (see `frozen`)."""
+    owned = start_owned_server(tmp_path_factory.mktemp("owned-server"))
+    yield owned
+    owned.stop()
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    """A second MariaDB server, started for the tests, that offers TLS."""
+
+    server: Server
+    ca: Path  # the CA that signed the server's certificate
+    other_ca: Path  # a CA that did not
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    base = tmp_path_factory.mktemp("tls-server")
+    ca, server_cert, server_key = _certificates(base, "127.0.0.1")
+    other_ca, _, _ = _certificates(base / "other", "127.0.0.1")
+    owned = start_owned_server(
+        base, f"--ssl-ca={ca}", f"--ssl-cert={server_cert}", f"--ssl-key={server_key}"
+    )
+    yield TlsServer(owned.server, ca, other_ca)
+    owned.stop()
+
+
+class SilentPort:
+    """A TCP port that accepts connections and never says a word: a stuck proxy."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port: int = self.listener.getsockname()[1]
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self._held.append(client)
+
+    def close(self) -> None:
+        self.listener.close()
+        for client in self._held:
+            client.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[SilentPort]:
+    port = SilentPort()
+    yield port
+    port.close()
 
 
 def _wait_for_socket(path: Path, process: subprocess.Popen[bytes]) -> pymysql.Connection[Any]:
@@ -352,7 +436,7 @@ def _wait_for_socket(path: Path, process: subprocess.Popen[bytes]) -> pymysql.Co
     deadline = time.monotonic() + 60
     while not path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the TLS test server did not start (exit {process.poll()})")
+            raise RuntimeError(f"the test server did not start (exit {process.poll()})")
         time.sleep(0.1)
     return pymysql.connect(unix_socket=str(path), user="root", autocommit=True)
 
