@@ -3,7 +3,8 @@
 Alembic drives the loop (``command.upgrade`` semantics, env.py, one
 transaction per revision); this module supplies the steps from a generator,
 which is where a run can stop cleanly between revisions, and records a run
-marker around each one (see :mod:`migrator.marker`).
+marker around each one (see :mod:`migrator.marker`). Nothing is written before
+env.py has run: the generator's first step is where the session is prepared.
 """
 
 from __future__ import annotations
@@ -13,19 +14,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymysql
 import sqlalchemy
 from alembic.migration import MigrationContext, MigrationInfo
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from migrator import alembic_env, interrupts, marker
 from migrator.database import ACCESS_ERRORS, driver_connection, error_code, error_text
 from migrator.errors import AccessDenied, MigrationFailed, MigratorError, ScriptError
-from migrator.lock import describe_ddl_blockers
 from migrator.logs import get_logger
-from migrator.scripts import alembic_config, current_heads, describe, pending_steps
+from migrator.scripts import (
+    USER_CODE_ERRORS,
+    alembic_config,
+    current_heads,
+    describe,
+    pending_steps,
+)
+from migrator.sessions import describe_ddl_blockers
 from migrator.target import Project
 
 log = get_logger()
@@ -51,7 +59,9 @@ class _Progress:
     def steps(self, steps: Sequence[RevisionStep]) -> Iterator[RevisionStep]:
         # Alembic pulls steps from this generator one at a time, each after the
         # previous revision and its version row were committed: the boundary at
-        # which a SIGTERM may stop the run.
+        # which a SIGTERM may stop the run. The first pull comes once env.py has
+        # run, so a broken env.py leaves the server as it found it.
+        self._prepare()
         for step in steps:
             with interrupts.deferred():
                 marker.record(
@@ -64,6 +74,15 @@ class _Progress:
                 self.running, self.started, self.executed = step, time.monotonic(), 0
                 yield step
                 self.running = None
+
+    def _prepare(self) -> None:
+        # Without a bound, an ALTER queued behind one idle transaction waits for a
+        # year (the server default) while every later query on the table queues
+        # behind the ALTER.
+        self.connection.exec_driver_sql(
+            f"SET SESSION lock_wait_timeout = {int(self.ddl_lock_timeout)}"
+        )
+        marker.ensure_table(self.connection)
 
     def count_statement(self, *_: Any) -> None:
         if self.running is not None:
@@ -86,7 +105,7 @@ class _Progress:
             },
         )
 
-    def failure(self, error: Exception) -> MigratorError:
+    def failure(self, error: BaseException) -> MigratorError:
         executed, running = self.executed, self.running
         self.running = None  # what runs from here on is not the revision's
         code = error_code(error)
@@ -94,7 +113,9 @@ class _Progress:
             if code is not None and code in ACCESS_ERRORS:
                 return AccessDenied(f"the migration user lacks a privilege: {error_text(error)}")
             if isinstance(error, sqlalchemy.exc.DBAPIError):
-                return MigrationFailed(f"updating alembic_version failed: {error_text(error)}")
+                return MigrationFailed(
+                    f"preparing the session or updating alembic_version failed: {error_text(error)}"
+                )
             return ScriptError(f"migrations/env.py failed: {describe(error)}")
         revision = running.revision.revision
         what = f"revision {revision} ({self.script.get_revision(revision).doc})"
@@ -105,36 +126,60 @@ class _Progress:
         if code == LOCK_WAIT_TIMEOUT:
             reason += (
                 f"; it waited more than MIGRATE_DDL_LOCK_TIMEOUT={self.ddl_lock_timeout}s for a"
-                f" lock held by: {describe_ddl_blockers(driver_connection(self.connection))}"
+                f" metadata lock; sessions that may hold it:"
+                f" {describe_ddl_blockers(driver_connection(self.connection))}"
             )
         stamped = ", ".join(self.stamped) or "no revision"
-        if executed == 0 and self._forget_marker():
+        left = self._marker_left(executed)
+        if left is None:
             hint = f"; none of its statements had run: the database is unchanged at {stamped}"
-        else:
+        elif not left.marker_kept:
             hint = (
-                f"; {executed} of its statements had run and MySQL DDL is not"
-                f" transactional, so it is partly applied while the database is still stamped"
-                f" at {stamped}: {RESOLVE_HINT.format(revision=revision)}"
+                f"; its {executed} statement(s) changed only data, which was rolled back:"
+                f" nothing was applied and the database is unchanged at {stamped}"
+            )
+        else:
+            verb = "partly applied" if running.is_upgrade else "partly reverted"
+            hint = (
+                f"; {executed} of its statements had run and MySQL DDL is not transactional,"
+                f" so it is {verb} while the database is still stamped at {stamped}:"
+                f" {left.remedy}"
             )
         if code is not None and code in ACCESS_ERRORS:
             return AccessDenied(f"{what} needs a privilege the user lacks: {reason}{hint}")
         return MigrationFailed(f"{what} failed: {reason}{hint}")
 
-    def _forget_marker(self) -> bool:
-        """Remove the marker of a revision that changed nothing, so a retry may simply run it."""
+    def _marker_left(self, executed: int) -> _MarkerLeft | None:
+        """What the failed revision left behind; None when it certainly changed nothing.
+
+        Its marker is written in the revision's transaction and made durable only by
+        the server's implicit commit before a DDL statement. So after a rollback the
+        marker is there exactly when something of the revision was committed.
+        """
         try:
             self.connection.rollback()
-            marker.clear(self.connection)
-            self.connection.commit()
-        except sqlalchemy.exc.SQLAlchemyError:
-            return False
-        return True
+            if executed == 0:
+                # A DDL statement that failed (say, on a lock wait) still committed the
+                # marker before it started; nothing of the revision ran.
+                marker.clear(self.connection)
+                self.connection.commit()
+                return None
+            left = marker.read(driver_connection(self.connection))
+        except (sqlalchemy.exc.SQLAlchemyError, pymysql.err.MySQLError):
+            # The session is gone: whatever was committed stays, marker included.
+            return _MarkerLeft(marker_kept=True, remedy=_UNKNOWN_REMEDY)
+        if left is None:
+            return _MarkerLeft(marker_kept=False, remedy="")
+        return _MarkerLeft(marker_kept=True, remedy=left.remedy())
 
 
-RESOLVE_HINT = (
-    "repair the schema by hand, then run `resolve {revision} --applied` if the revision's"
-    " changes are now all there, or `resolve {revision} --not-applied` if none are"
-)
+@dataclass(frozen=True)
+class _MarkerLeft:
+    marker_kept: bool
+    remedy: str
+
+
+_UNKNOWN_REMEDY = "the next run names the interrupted revision and what to do (`status` shows it)"
 
 
 def run_steps(
@@ -148,12 +193,6 @@ def run_steps(
     ddl_lock_timeout: int,
 ) -> list[str]:
     """Apply revisions up or down to ``destination``; returns the revisions applied."""
-    # Without a bound, an ALTER queued behind one idle transaction waits for a
-    # year (the server default) while every later query on the table queues
-    # behind the ALTER.
-    connection.execute(text(f"SET SESSION lock_wait_timeout = {int(ddl_lock_timeout)}"))
-    connection.commit()
-    marker.ensure_table(connection)
     progress = _Progress(script, connection, runner, ddl_lock_timeout, current_heads(connection))
     config = alembic_config(project, connection=connection)
     config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
@@ -168,7 +207,7 @@ def run_steps(
             script.run_env()
     except MigratorError:
         raise
-    except Exception as error:
+    except USER_CODE_ERRORS as error:  # a revision's sys.exit() is a failed revision too
         raise progress.failure(error) from None
     finally:
         event.remove(connection, "after_cursor_execute", progress.count_statement)

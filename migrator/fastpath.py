@@ -5,7 +5,9 @@ at head already. The head is read from the revision files as text; anything
 unusual (a value that is not a plain literal, branch labels, dependencies,
 several heads, a database at another revision) answers "don't know", and the
 normal path decides. The only answer acted on is "certainly at head"; the lock
-taken on the way is the one the normal path would take, handed on to it.
+taken on the way is the one the normal path would take, handed on to it. A run
+marker (a revision being applied, or left half-applied) is read in the same
+round trip as the version: with one, the database is never "at head".
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
+from migrator import marker
 from migrator.database import connection_lost
+from migrator.errors import MigrationFailed
 from migrator.logs import get_logger
 
 if TYPE_CHECKING:
@@ -40,15 +44,13 @@ _PLAIN_STRING = re.compile(r"""(["'])([^"'\\]*)\1""")
 
 def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
     """The single head and every revision id, read from the files as text; None when unsure."""
-    versions = migrations_dir / "versions"
-    if not versions.is_dir():
+    texts = _revision_texts(migrations_dir / "versions")
+    if texts is None:
         return None
-    with os.scandir(versions) as entries:
-        files = [e.path for e in entries if _REVISION_FILE.fullmatch(e.name) and e.is_file()]
     revisions: set[str] = set()
     parents: set[str] = set()
-    for path in files:
-        fields = _fields(Path(path).read_text(encoding="utf-8", errors="replace"))
+    for text in texts:
+        fields = _fields(text)
         if fields is None:
             return None
         revision, down, branch_labels, depends_on = fields
@@ -63,6 +65,17 @@ def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
         return None
     heads = revisions - parents
     return (heads.pop(), frozenset(revisions)) if len(heads) == 1 else None
+
+
+def _revision_texts(versions: Path) -> list[str] | None:
+    """The text of every revision file; None when a file or the folder cannot be read
+    (missing, unreadable, a name too long): the full path says which, with its exit code."""
+    try:
+        with os.scandir(versions) as entries:
+            files = [e.path for e in entries if _REVISION_FILE.fullmatch(e.name) and e.is_file()]
+        return [Path(path).read_text(encoding="utf-8", errors="replace") for path in files]
+    except OSError:
+        return None
 
 
 def _fields(text: str) -> tuple[Any, ...] | None:
@@ -91,26 +104,27 @@ def _literal(text: str) -> Any:
         return _UNREADABLE
 
 
-def current_revisions(connection: DriverConnection) -> tuple[str, ...] | None:
-    """alembic_version's rows; None when they cannot be read (no table yet, or anything else).
+def current_state(
+    connection: DriverConnection,
+) -> tuple[tuple[str, ...] | None, marker.RunMarker | None]:
+    """alembic_version's rows (None when they cannot be read) and the run marker, if any.
 
-    The read's transaction is ended here: under REPEATABLE READ the connection would
+    The read's transaction is ended: under REPEATABLE READ the connection would
     otherwise keep this snapshot, and the full path, which reuses the connection, must
     see what other runners commit later.
     """
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT version_num FROM alembic_version")
-            return tuple(sorted(row[0] for row in cursor.fetchall()))
+        return marker.read_with_version(connection)
     except pymysql.err.MySQLError:
-        return None
-    finally:
         with suppress(pymysql.err.MySQLError):  # a lost connection has no transaction left
             connection.rollback()
+        return None, None
 
 
 def at_head_or_take_lock(
-    migrations_dir: Path, connection: DriverConnection, lock: MigrationLock | None = None
+    history: tuple[str, frozenset[str]],
+    connection: DriverConnection,
+    lock: MigrationLock | None = None,
 ) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path).
 
@@ -119,13 +133,15 @@ def at_head_or_take_lock(
     and this one is done without loading SQLAlchemy, Alembic or a revision. When the
     answer is None, the lock may be held (``lock.held``) for the full path to migrate
     under, on this connection; if the connection was lost, neither is of use any more.
+
+    Raises MigrationFailed when a revision was left partly applied: a marker that is
+    still there once this runner holds the lock belongs to a runner that is gone.
+
+    ``history`` is what :func:`static_history` read from the files.
     """
-    history = static_history(migrations_dir)
-    if history is None:
-        return None
     head, known = history
-    current = current_revisions(connection)
-    if current == (head,):
+    current, running = current_state(connection)
+    if current == (head,) and running is None:
         log.info("nothing to do: already at head", extra={"revision": head})
         return head
     # A revision these files do not know (a rollback to an older release) is the
@@ -133,7 +149,9 @@ def at_head_or_take_lock(
     if lock is None or not connection.open or not set(current or ()) <= known:
         return None
     log.info(
-        "the database is behind head: taking the migration lock",
+        "the database is behind head: taking the migration lock"
+        if running is None
+        else "a revision is being applied: taking the migration lock",
         extra={"head": head, "current": ",".join(current or ()) or "base"},
     )
     try:
@@ -142,7 +160,10 @@ def at_head_or_take_lock(
         if not connection_lost(error):
             raise
         return None  # the session was lost while waiting (a failover): log in afresh
-    if current_revisions(connection) != (head,):
+    current, running = current_state(connection)
+    if running is not None:
+        raise MigrationFailed(f"{running.describe()}: {running.remedy()}")
+    if current != (head,):
         return None
     lock.release()
     log.info(

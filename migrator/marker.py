@@ -39,8 +39,15 @@ CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (
 )"""
 
 
-_SELECT = (
-    "SELECT revision, stamped_before, stamped_after, started_at, runner"  # noqa: S608
+_COLUMNS = "revision, stamped_before, stamped_after, started_at, runner"
+_SELECT = f"SELECT {_COLUMNS} FROM {MARKER_TABLE}"  # noqa: S608 - constant names
+
+# The fast path's one round trip: the version rows and the marker row together.
+# CONVERT gives both halves one character set, whatever alembic_version was created with.
+_SELECT_WITH_VERSION = (
+    "SELECT 'v', CONVERT(version_num USING utf8mb4), NULL, NULL, NULL, NULL"  # noqa: S608
+    " FROM alembic_version UNION ALL SELECT 'm', CONVERT(revision USING utf8mb4),"
+    " stamped_before, stamped_after, started_at, runner"
     f" FROM {MARKER_TABLE}"
 )
 
@@ -53,16 +60,83 @@ class RunMarker:
     started_at: datetime
     runner: str  # pod or host, and process id
 
+    @property
+    def downgrade(self) -> bool:
+        """Whether the interrupted step was reverting the revision rather than applying it."""
+        return self.revision not in self.stamped_after.split(",")
+
     def describe(self) -> str:
+        step = "downgrade" if self.downgrade else "upgrade"
         return (
-            f"revision {self.revision} was interrupted: started {self.started_at:%Y-%m-%d %H:%M:%S}"
-            f" UTC by {self.runner} and never finished, so it may be partly applied"
+            f"the {step} of revision {self.revision} was interrupted: started"
+            f" {self.started_at:%Y-%m-%d %H:%M:%S} UTC by {self.runner} and never finished,"
+            " so the revision may be partly " + ("reverted" if self.downgrade else "applied")
         )
+
+    def remedy(self) -> str:
+        """What a person does about it, in the direction the step was going."""
+        if self.downgrade:
+            return (
+                f"repair the schema by hand, then run `resolve {self.revision} --applied` if all"
+                f" of the revision's changes are still there (the database stays at"
+                f" {self.stamped_before or 'base'} and a later downgrade runs it again), or"
+                f" `resolve {self.revision} --not-applied` if none of them are left (stamps"
+                f" {self.stamped_after or 'base'})"
+            )
+        return (
+            f"repair the schema by hand, then run `resolve {self.revision} --applied` if all"
+            f" of the revision's changes are there (stamps {self.stamped_after or 'base'}), or"
+            f" `resolve {self.revision} --not-applied` if none are (the database stays at"
+            f" {self.stamped_before or 'base'} and the next upgrade runs it again)"
+        )
+
+    def resolution(self, *, applied: bool) -> str | None:
+        """The revisions to stamp once a person says whether the revision is applied;
+        None to leave alembic_version as it is (it still names the state before the step).
+        """
+        if applied == self.downgrade:
+            return None
+        return self.stamped_after
 
 
 def ensure_table(connection: sqlalchemy.Connection) -> None:
     connection.exec_driver_sql(_CREATE_TABLE)
     connection.commit()
+
+
+def read_with_version(
+    connection: DriverConnection,
+) -> tuple[tuple[str, ...] | None, RunMarker | None]:
+    """alembic_version's rows and the marker, in one round trip; the rows are None when
+    alembic_version cannot be read. Ends its transaction, like every read here."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SELECT_WITH_VERSION)
+            rows = cursor.fetchall()
+    except pymysql.err.ProgrammingError as error:
+        if error.args[0] != NO_SUCH_TABLE:
+            raise
+        connection.rollback()
+        return _read_version(connection), None
+    connection.rollback()
+    versions = tuple(sorted(row[1] for row in rows if row[0] == "v"))
+    markers = [RunMarker(*row[1:]) for row in rows if row[0] == "m"]
+    return versions, markers[0] if markers else None
+
+
+def _read_version(connection: DriverConnection) -> tuple[str, ...] | None:
+    # Either table may be the missing one: a database migrated by plain Alembic has
+    # no marker table, and without alembic_version there can be no marker.
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            return tuple(sorted(row[0] for row in cursor.fetchall()))
+    except pymysql.err.ProgrammingError as error:
+        if error.args[0] != NO_SUCH_TABLE:
+            raise
+        return None
+    finally:
+        connection.rollback()
 
 
 def read(connection: DriverConnection) -> RunMarker | None:

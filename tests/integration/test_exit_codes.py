@@ -181,7 +181,7 @@ def test_6_failed_statement_names_the_revision_and_partial_application(
     assert [revision for revision, _ in database.run_marker()] == ["broken"]
     again = migrate()
     assert again.code == 6
-    assert "revision broken was interrupted" in again.error["message"]
+    assert "the upgrade of revision broken was interrupted" in again.error["message"]
 
 
 def test_6_a_failure_before_any_statement_leaves_nothing_to_resolve(

@@ -9,7 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from migrator.database import ConnectionSettings, wait_for_database
-from migrator.fastpath import at_head_or_take_lock, current_revisions, static_history
+from migrator.fastpath import at_head_or_take_lock, current_state, static_history
 from migrator.scripts import alembic_config
 from migrator.target import Project
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
@@ -31,9 +31,12 @@ def settings(database: ScratchDatabase) -> ConnectionSettings:
 
 
 def at_head(migrations: Path, database: ScratchDatabase) -> str | None:
+    history = static_history(migrations)
+    if history is None:
+        return None
     connection = wait_for_database(settings(database))
     try:
-        return at_head_or_take_lock(migrations, connection)
+        return at_head_or_take_lock(history, connection)
     finally:
         connection.close()
 
@@ -113,7 +116,7 @@ def test_the_connection_it_hands_on_sees_later_commits(
     assert migrate("upgrade", "r0001").code == 0
     connection = wait_for_database(settings(database))
     try:
-        assert current_revisions(connection) == ("r0001",)
+        assert current_state(connection)[0] == ("r0001",)
         database.execute("UPDATE alembic_version SET version_num = 'r0002'")
         with connection.cursor() as cursor:
             cursor.execute("SELECT version_num FROM alembic_version")

@@ -51,7 +51,7 @@ def test_sigkill_mid_revision_leaves_a_marker_that_blocks_until_resolved(
     blocked = migrate()
     assert blocked.code == 6
     message = blocked.error["message"]
-    assert "revision slow was interrupted" in message
+    assert "the upgrade of revision slow was interrupted" in message
     assert "app-7d9f-x2 pid" in message
     assert "resolve slow --applied" in message
     assert "second_half" not in database.tables()  # it did not re-run blindly
@@ -106,7 +106,7 @@ def test_status_shows_an_interrupted_revision(
     result = migrate("status")
 
     assert result.code == 0
-    assert "interrupted: revision slow was interrupted" in result.stdout
+    assert "interrupted: the upgrade of revision slow was interrupted" in result.stdout
 
 
 def test_a_blocking_transaction_fails_the_alter_naming_the_blocker(
