@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
 from typing import TextIO
 
 import sqlalchemy
@@ -20,8 +23,13 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from migrator import alembic_env
-from migrator.errors import ConfigError, ScriptError, UnknownRevision
-from migrator.target import Project
+from migrator.errors import ConfigError, MigratorError, ScriptError, UnknownRevision
+from migrator.target import Project, shown
+
+# What user code (revision files, env.py, the schema module) may raise. Its
+# sys.exit() is a failure like any other: only the command line ends the run.
+USER_CODE_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+_RUNNER_PACKAGE = Path(__file__).resolve().parent
 
 # Date first, so a versions/ listing reads in the order revisions were written.
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
@@ -69,15 +77,21 @@ def alembic_config(
 
 def load_scripts(project: Project, *, single_head: bool = True) -> ScriptDirectory:
     """Load every revision file up front, so a broken script fails before any DDL runs."""
-    if not (project.migrations_dir / "env.py").is_file():
+    try:
+        has_env = (project.migrations_dir / "env.py").is_file()
+    except OSError as error:  # e.g. a path too long for the file system
         raise ConfigError(
-            f"MIGRATE_MIGRATIONS_DIR={project.migrations_dir}: not an Alembic migrations"
+            f"MIGRATE_MIGRATIONS_DIR={shown(project.migrations_dir)}: {error.strerror}"
+        ) from None
+    if not has_env:
+        raise ConfigError(
+            f"MIGRATE_MIGRATIONS_DIR={shown(project.migrations_dir)}: not an Alembic migrations"
             " directory (no env.py)"
         )
     try:
         script = ScriptDirectory.from_config(alembic_config(project))
         heads = script.get_heads()
-    except Exception as error:
+    except USER_CODE_ERRORS as error:
         raise ScriptError(f"the migration scripts cannot be loaded: {describe(error)}") from None
     if single_head and len(heads) > 1:
         raise ScriptError(
@@ -92,7 +106,7 @@ def load_metadata(schema_ref: str) -> sqlalchemy.MetaData:
     module_name, _, attribute = schema_ref.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:
+    except USER_CODE_ERRORS as error:
         raise ScriptError(
             f"the schema module {module_name!r} cannot be imported: {describe(error)}"
         ) from None
@@ -102,6 +116,42 @@ def load_metadata(schema_ref: str) -> sqlalchemy.MetaData:
             f"MIGRATE_SCHEMA={schema_ref}: {module_name}.{attribute} is not a SQLAlchemy MetaData"
         )
     return metadata
+
+
+@contextmanager
+def running_env_py(project: Project) -> Iterator[None]:
+    """Around an Alembic command that runs env.py: what env.py itself raises is exit 9.
+
+    Database errors, the runner's own errors, and errors raised inside the runner's
+    code that env.py called keep their meaning.
+    """
+    import pymysql
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except (MigratorError, CommandError, DBAPIError, pymysql.err.MySQLError, BrokenPipeError):
+        raise
+    except USER_CODE_ERRORS as error:
+        culprit = _raised_by(error.__traceback__, project.migrations_dir)
+        if culprit is None and not isinstance(error, SystemExit | KeyboardInterrupt):
+            raise
+        where = culprit.name if culprit is not None else "a migration script"
+        raise ScriptError(f"{where} failed: {describe(error)}") from None
+
+
+def _raised_by(trace: TracebackType | None, directory: Path) -> Path | None:
+    """The file of ``directory`` whose code raised: its innermost frame, unless that
+    frame was calling the runner's own code when the error arose."""
+    frames = []
+    while trace is not None:
+        frames.append(Path(trace.tb_frame.f_code.co_filename))
+        trace = trace.tb_next
+    directory = directory.resolve()
+    mine = [i for i, path in enumerate(frames) if path.is_relative_to(directory)]
+    if not mine or any(path.is_relative_to(_RUNNER_PACKAGE) for path in frames[mine[-1] + 1 :]):
+        return None
+    return frames[mine[-1]]
 
 
 def describe(error: BaseException) -> str:
