@@ -24,6 +24,7 @@ from migrator.errors import (
     ConfigError,
     ExitStatus,
     Interrupted,
+    MigrationFailed,
     MigratorError,
     PendingRevisions,
     ShardsFailed,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 # Read by pydantic-settings and for named targets, relative to the working directory.
 ENV_FILE = Path(".env")
+TERMINATION_LOG = Path("/dev/termination-log")
 
 log = get_logger()
 
@@ -61,6 +63,7 @@ EXIT_CODES_HELP = """exit codes:
   9   the migration scripts or the schema module are invalid
   10  status --exit-code: revisions are pending
   130 interrupted by SIGINT, 143 interrupted by SIGTERM
+  141 standard output was closed early (e.g. piped into head)
 """
 
 
@@ -159,7 +162,12 @@ def parse_command_line(argv: list[str]) -> SimpleNamespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command and return the process exit status."""
-    return run(sys.argv[1:] if argv is None else argv, stdout=sys.stdout)
+    status = run(sys.argv[1:] if argv is None else argv, stdout=sys.stdout)
+    if status == ExitStatus.OUTPUT_CLOSED:
+        # Python flushes stdout again at exit; into a closed pipe that would print
+        # a traceback-like complaint, so whatever is left goes nowhere instead.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status
 
 
 def run(argv: list[str], *, stdout: TextIO) -> int:
@@ -169,12 +177,19 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
     report = RunReport()
     debug = "--debug" in argv or os.environ.get("MIGRATE_DEBUG", "").lower() in {"1", "true"}
     configure_logging(_fallback_log_format(), redact, debug=debug)
-    settings: AnySettings | None = None
+    termination_log = _fallback_termination_log()
     failure: BaseException | None = None
     try:
-        args = parse_args(argv)
+        try:
+            args = parse_args(argv)
+        except SystemExit as exit_request:  # --help and --version, the only exits by request
+            interrupts.settle()
+            return int(exit_request.code or 0)
         report.command = args.command
+        if ENV_FILE.exists() and not ENV_FILE.is_file():
+            raise ConfigError(f"{ENV_FILE} in the working directory is not a file")
         settings = read_fast_settings(os.environ, ENV_FILE) or _load_settings()
+        termination_log = settings.termination_log
         debug = debug or settings.debug
         # A child process of a sharded run says which shard each of its lines is about.
         context = (
@@ -187,13 +202,18 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
             redact.add(secret)
         invocation = _Invocation(args, settings, redact, stdout, report, _environment())
         COMMANDS[args.command](invocation)
+        stdout.flush()
+        interrupts.settle()
         status = ExitStatus.SUCCESS
-    except SystemExit as exit_request:  # --help and --version
-        return int(exit_request.code or 0)
+    except BrokenPipeError as closed:  # `history | head -1`: the reader has what it wanted
+        interrupts.settle()
+        failure, status = closed, ExitStatus.OUTPUT_CLOSED
     except (MigratorError, Interrupted) as error:
+        interrupts.settle()
         failure, status = error, error.exit_status
         log.error(error.message, extra={"exit_code": int(status), "error": type(error).__name__})
-    except Exception as error:
+    except BaseException as error:
+        interrupts.settle()
         failure, status = error, ExitStatus.INTERNAL_ERROR
         first_line = (str(error).strip().splitlines() or [""])[0]
         log.error(
@@ -202,9 +222,8 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
             exc_info=debug,
             extra={"exit_code": int(status), "error": type(error).__name__},
         )
-    if settings is not None:
-        summary = report.summary(int(status), failure, time.monotonic() - started)
-        write_termination_message(settings.termination_log, summary, redact)
+    summary = report.summary(int(status), failure, time.monotonic() - started)
+    write_termination_message(termination_log, summary, redact.values)
     return int(status)
 
 
@@ -221,8 +240,21 @@ def _environment() -> Mapping[str, str]:
         return os.environ
     from dotenv import dotenv_values
 
-    merged = {**dotenv_values(ENV_FILE), **os.environ}
+    try:
+        from_file = dotenv_values(ENV_FILE, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{ENV_FILE} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"{ENV_FILE} cannot be read: {error.strerror}") from None
+    merged = {**from_file, **os.environ}
     return {name: value for name, value in merged.items() if value is not None}
+
+
+def _fallback_termination_log() -> Path:
+    # Used until the settings are read, so that a settings or usage error is
+    # reported to Kubernetes like any other failure.
+    requested = os.environ.get("MIGRATE_TERMINATION_LOG", "")
+    return Path(requested) if requested and "\x00" not in requested else TERMINATION_LOG
 
 
 def _fallback_log_format() -> str:
@@ -355,19 +387,31 @@ def _upgrade(run: _Invocation) -> None:
     project = run.project()
     options = run.options()
     from migrator.database import session_errors, wait_for_database
+    from migrator.fastpath import static_history
 
+    # The scripts are read before the login, so a broken directory or revision is
+    # reported with the server untouched: as text when they allow the fast path,
+    # through Alembic otherwise.
+    history = static_history(project.migrations_dir) if run.args.revision == "head" else None
+    script = None
+    if history is None:
+        from migrator.scripts import load_scripts
+
+        script = load_scripts(project)
     login = wait_for_database(database)  # the run's one session, reused by the full path
     lock = None
     if options.use_lock:
         from migrator.lock import MigrationLock
 
-        lock = MigrationLock(login, database.target.database, options.lock_timeout)
+        lock = MigrationLock(
+            login, database.target.database, options.lock_timeout, database.connect_timeout
+        )
     try:
-        if run.args.revision == "head":
+        if history is not None:
             from migrator.fastpath import at_head_or_take_lock
 
             with session_errors(database.target):
-                head = at_head_or_take_lock(project.migrations_dir, login, lock)
+                head = at_head_or_take_lock(history, login, lock)
             if head is not None:
                 run.report.source = run.report.destination = head
                 return
@@ -384,6 +428,7 @@ def _upgrade(run: _Invocation) -> None:
             run.report,
             login=login if alive else None,
             lock=lock if alive and lock is not None and lock.held else None,
+            script=script,
         )
     finally:
         # On every way out (also a broken script before the full path took them
@@ -474,7 +519,7 @@ def _check(run: _Invocation) -> None:
     database = run.database()
     from migrator import runner
 
-    runner.check(run.project(), database)
+    runner.check(run.project(), database, use_lock=run.settings.lock_mode == "get_lock")
 
 
 def _autogenerate(run: _Invocation) -> None:
@@ -504,17 +549,25 @@ def _status(run: _Invocation) -> None:
     database = run.database()
     from migrator import runner
 
-    current, interrupted = runner.status(run.project(), database)
+    use_lock = run.settings.lock_mode == "get_lock"
+    current, running, interrupted = runner.status(run.project(), database, use_lock=use_lock)
     run.print(
         f"database: {database.target.redacted_url()}",
         f"current:  {', '.join(current.current) or 'base (empty)'}",
         f"head:     {', '.join(current.heads) or 'none (no revisions)'}",
         f"pending:  {' '.join(current.pending) or 'none'}",
     )
-    if interrupted is not None:
-        run.print(f"interrupted: {interrupted.describe()}")
-    if run.args.exit_code and current.pending:
-        raise PendingRevisions(f"{len(current.pending)} revision(s) pending")
+    if running is not None and interrupted:
+        run.print(f"interrupted: {running.describe()}")
+        if run.args.exit_code:
+            raise MigrationFailed(f"{running.describe()}: {running.remedy()}")
+    elif running is not None:
+        run.print(f"in progress: revision {running.revision}, by {running.runner}")
+    if run.args.exit_code and (current.pending or running is not None):
+        raise PendingRevisions(
+            f"{len(current.pending)} revision(s) pending"
+            + (f", revision {running.revision} in progress" if running is not None else "")
+        )
 
 
 def _status_of_shards(run: _Invocation, target: Target) -> None:
@@ -525,7 +578,9 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
     head = "unknown"
     for position, shard in enumerate(target.shards):
         try:
-            current, interrupted = runner.status(target.project, run.connection(shard))
+            current, running, interrupted = runner.status(
+                target.project, run.connection(shard), use_lock=run.settings.lock_mode == "get_lock"
+            )
         except MigratorError as error:
             errors.append(error)
             rows.append((position, shard.redacted_url(), "error", str(error)))
@@ -533,8 +588,14 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
         head = ", ".join(current.heads) or "none"
         revision = ", ".join(current.current) or "base"
         revisions.add(revision)
-        pending += bool(current.pending)
-        note = "interrupted" if interrupted else f"{len(current.pending)} pending"
+        pending += bool(current.pending) or running is not None
+        if running is not None and interrupted:
+            errors.append(MigrationFailed(running.describe()))
+            note = "interrupted"
+        elif running is not None:
+            note = f"applying {running.revision}"
+        else:
+            note = f"{len(current.pending)} pending"
         rows.append((position, shard.redacted_url(), revision, note))
     width = max(len(url) for _, url, _, _ in rows)
     run.print(f"target {target.name}: {len(rows)} shards, head {head}")

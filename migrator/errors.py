@@ -25,6 +25,7 @@ class ExitStatus(IntEnum):
     SCRIPT_ERROR = 9
     PENDING_REVISIONS = 10
     INTERRUPTED_SIGINT = 130
+    OUTPUT_CLOSED = 141  # like a process killed by SIGPIPE: `history | head -1`
     INTERRUPTED_SIGTERM = 143
 
 

@@ -3,6 +3,8 @@
 MySQL DDL is not transactional, so abandoning a revision halfway leaves the
 schema between two revisions. While a revision runs, a signal is only noted;
 the run stops at the next boundary, after the revision and its version row.
+Once the outcome is decided, a signal changes nothing: the run exits with the
+status it has already reported.
 """
 
 from __future__ import annotations
@@ -20,18 +22,27 @@ log = get_logger()
 _pending: int | None = None
 _deferring = False
 _raised = False
+_settled = False
 
 
 def install() -> None:
     """Make SIGTERM and SIGINT raise Interrupted (PID 1 in a container has no default)."""
-    global _pending, _deferring, _raised
-    _pending, _deferring, _raised = None, False, False
+    global _pending, _deferring, _raised, _settled
+    _pending, _deferring, _raised, _settled = None, False, False, False
     signal.signal(signal.SIGTERM, _handle)
     signal.signal(signal.SIGINT, _handle)
 
 
+def settle() -> None:
+    """The run's outcome is decided: from now on a signal is ignored, not raised."""
+    global _settled  # noqa: PLW0603
+    _settled = True
+
+
 def _handle(signum: int, _frame: FrameType | None) -> None:
     global _pending, _raised  # noqa: PLW0603
+    if _settled:
+        return
     if _pending is None:
         _pending = signum
     if _deferring:
@@ -49,7 +60,7 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
 def checkpoint() -> None:
     """Raise Interrupted if a signal arrived while it was deferred."""
     global _raised  # noqa: PLW0603
-    if _pending is not None and not _raised:
+    if _pending is not None and not _raised and not _settled:
         _raised = True
         raise Interrupted(_pending)
 

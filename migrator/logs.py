@@ -2,6 +2,8 @@
 
 Log calls pass structured fields through ``extra``; both formats carry the same
 fields, so what a person reads in a terminal is what a log pipeline indexes.
+Secrets are masked in each value before the line is serialised, so no password,
+however it is spelled, can break a line's JSON or replace one of its keys.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -33,6 +36,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._ordered: list[str] = []
         for secret in secrets:
             self.add(secret)
 
@@ -40,16 +44,36 @@ class Redactor:
         if len(secret) < MIN_SECRET_LENGTH:
             return
         self._secrets.update({secret, quote(secret, safe=""), quote(secret)})
+        # Longest first, so a secret that contains another is masked whole.
+        self._ordered = sorted(self._secrets, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._ordered:
             text = text.replace(secret, MASK)
         return text
+
+    def values(self, value: Any) -> Any:
+        """``value`` with every string inside it masked: for data about to be serialised."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):  # the keys are the runner's own names, never user data
+            return {key: self.values(item) for key, item in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.values(item) for item in value]
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        return self(str(value))
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES}
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError):  # a foreign library's malformed %-format
+        return str(record.msg)
 
 
 class TextFormatter(logging.Formatter):
@@ -59,13 +83,14 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        line = f"{stamp} {record.levelname:<7} {record.getMessage()}"
-        extras = " ".join(f"{key}={value}" for key, value in _fields(record).items())
+        line = f"{stamp} {record.levelname:<7} {self._redact(_message(record))}"
+        fields = self._redact.values(_fields(record))
+        extras = " ".join(f"{key}={value}" for key, value in fields.items())
         if extras:
             line += f"  {extras}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return self._redact(line)
+            line += "\n" + self._redact(self.formatException(record.exc_info))
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -74,17 +99,20 @@ class JsonFormatter(logging.Formatter):
         self._redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(_fields(record))
+        entry: dict[str, Any] = self._redact.values(_fields(record))
+        # The record's own keys come last, so that no field can replace them.
+        entry.update(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                + f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": self._redact(_message(record)),
+            }
+        )
         if record.exc_info:
-            entry["traceback"] = self.formatException(record.exc_info)
-        return self._redact(json.dumps(entry, default=str))
+            entry["traceback"] = self._redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str)
 
 
 class _Context(logging.Filter):
@@ -98,6 +126,20 @@ class _Context(logging.Filter):
         for key, value in self.fields.items():
             setattr(record, key, value)
         return True
+
+
+def _log_warning(  # noqa: PLR0917 - the signature is warnings.showwarning's
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    # Python's own format spans three lines (location, text, source line);
+    # a log line is one line, with the location as fields.
+    text = " ".join(str(message).split())
+    get_logger().warning(f"{category.__name__}: {text}", extra={"file": filename, "line": lineno})
 
 
 def configure_logging(
@@ -123,4 +165,4 @@ def configure_logging(
     # Alembic announces each step at INFO; the runner logs the same steps with
     # timings, so Alembic's lines are shown only when debugging.
     logging.getLogger("alembic").setLevel(logging.INFO if debug else logging.WARNING)
-    logging.captureWarnings(True)
+    warnings.showwarning = _log_warning

@@ -41,12 +41,16 @@ class RunReport:
 
 
 def write_termination_message(
-    path: Path, summary: dict[str, Any], redact: Callable[[str], str]
+    path: Path, summary: dict[str, Any], mask: Callable[[Any], Any]
 ) -> bool:
-    """Write the summary when the file can be written (it exists only in Kubernetes pods)."""
+    """Write the summary when the file can be written (it exists only in Kubernetes pods).
+
+    ``mask`` hides secrets in the values before they are serialised, so the message
+    stays valid JSON whatever the password is.
+    """
     try:
         with path.open("w", encoding="utf-8") as file:
-            file.write(redact(json.dumps(summary)) + "\n")
+            file.write(json.dumps(mask(summary)) + "\n")
     except OSError:
         return False
     return True
