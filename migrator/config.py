@@ -15,10 +15,23 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from migrator.errors import ConfigError
-from migrator.target import DEFAULT_PORT, DatabaseTarget, Secret, parse_database_url, parse_port
+from migrator.target import (
+    DEFAULT_PORT,
+    DatabaseTarget,
+    Secret,
+    check_database_name,
+    check_host,
+    parse_database_url,
+    parse_port,
+    shown,
+)
 
 # The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The longest timeout the driver and the server accept (a year, in seconds):
+# a longer one is refused as a setting rather than by PyMySQL at the first login.
+MAX_TIMEOUT = 31_536_000
 
 LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
@@ -147,8 +160,15 @@ class DerivedSettings:
             raise ConfigError(
                 "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
             )
-        if not self.mysql_database:
+        if self.mysql_database is None:
             raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
+        # An empty value is a variable that was meant to be filled in (an unset
+        # ${VAR} in compose, say); PyMySQL would take an empty host for localhost.
+        for name, value in parts.items():
+            if value is not None and not value:
+                raise ConfigError(f"{name} is set but empty: give it a value or unset it")
+        check_host(self.mysql_host, "MYSQL_HOST")
+        check_database_name(self.mysql_database, "MYSQL_DATABASE")
         return DatabaseTarget(
             host=self.mysql_host,
             port=parse_port(self.mysql_port, "MYSQL_PORT") if self.mysql_port else DEFAULT_PORT,
@@ -181,13 +201,15 @@ def _read_secret_file(path: Path, name: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{name}={path}: no such file") from None
+        raise ConfigError(f"{name}={shown(path)}: no such file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{name}={path}: is a directory, not a file") from None
+        raise ConfigError(f"{name}={shown(path)}: is a directory, not a file") from None
     except PermissionError:
-        raise ConfigError(f"{name}={path}: permission denied") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{name}={path}: cannot be read ({type(error).__name__})") from None
+        raise ConfigError(f"{name}={shown(path)}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}={shown(path)}: is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"{name}={shown(path)}: cannot be read ({error.strerror})") from None
     # Secret files usually end with a newline that is not part of the secret.
     value = text.removesuffix("\n").removesuffix("\r")
     if not value:

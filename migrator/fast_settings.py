@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migrator.config import (
+    MAX_TIMEOUT,
     PROJECT_ROOT,
     DerivedSettings,
     LockMode,
@@ -69,21 +70,25 @@ class _Unusual(Exception):
     """A value this reader does not vouch for; Settings decides what it means."""
 
 
-def _number(minimum: float, *, strict: bool = False) -> Callable[[str], float]:
+def _number(
+    minimum: float, *, strict: bool = False, maximum: float = MAX_TIMEOUT
+) -> Callable[[str], float]:
     def parse(text: str) -> float:
         if not _NUMBER.fullmatch(text):
             raise _Unusual
         value = float(text)
-        if value < minimum or (strict and value == minimum):
+        if value < minimum or (strict and value == minimum) or value > maximum:
             raise _Unusual
         return value
 
     return parse
 
 
-def _integer(minimum: int) -> Callable[[str], int]:
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         if not _INTEGER.fullmatch(text) or int(text) < minimum:
+            raise _Unusual
+        if maximum is not None and int(text) > maximum:
             raise _Unusual
         return int(text)
 
@@ -135,7 +140,7 @@ FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MIGRATE_WAIT_TIMEOUT": ("wait_timeout", _number(0)),
     "MIGRATE_CONNECT_TIMEOUT": ("connect_timeout", _number(0, strict=True)),
     "MIGRATE_LOCK_TIMEOUT": ("lock_timeout", _number(0)),
-    "MIGRATE_DDL_LOCK_TIMEOUT": ("ddl_lock_timeout", _integer(1)),
+    "MIGRATE_DDL_LOCK_TIMEOUT": ("ddl_lock_timeout", _integer(1, MAX_TIMEOUT)),
     "MIGRATE_HEAD_TIMEOUT": ("head_timeout", _number(0)),
     "MIGRATE_ON_UNKNOWN_REVISION": ("on_unknown_revision", _choice("fail", "skip")),
     "MIGRATE_LOCK": ("lock_mode", _choice("get_lock", "none")),

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from migrator.config import (
+    MAX_TIMEOUT,
     PROJECT_ROOT,
     DerivedSettings,
     LockMode,
@@ -76,24 +77,29 @@ class Settings(DerivedSettings, BaseSettings):
     wait_timeout: float = Field(
         60,
         ge=0,
+        le=MAX_TIMEOUT,
         alias="MIGRATE_WAIT_TIMEOUT",
         description="Seconds to wait for the server to accept a login before exit 3.",
     )
     connect_timeout: float = Field(
         5,
         gt=0,
+        le=MAX_TIMEOUT,
         alias="MIGRATE_CONNECT_TIMEOUT",
-        description="Seconds one connection attempt may take.",
+        description="Seconds one connection attempt, or one of the runner's own short queries,"
+        " may go without an answer; also the watchdog's probe delay and bound.",
     )
     lock_timeout: float = Field(
         300,
         ge=0,
+        le=MAX_TIMEOUT,
         alias="MIGRATE_LOCK_TIMEOUT",
         description="Seconds to wait for another runner's migration lock before exit 5.",
     )
     ddl_lock_timeout: int = Field(
         30,
         ge=1,
+        le=MAX_TIMEOUT,
         alias="MIGRATE_DDL_LOCK_TIMEOUT",
         description="Seconds a statement may wait for a metadata lock (lock_wait_timeout) before"
         " exit 6 naming the blocking sessions.",
@@ -101,6 +107,7 @@ class Settings(DerivedSettings, BaseSettings):
     head_timeout: float = Field(
         300,
         ge=0,
+        le=MAX_TIMEOUT,
         alias="MIGRATE_HEAD_TIMEOUT",
         description="Seconds `wait --head` waits for the database to reach head before exit 10.",
     )
@@ -185,6 +192,10 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"{env_file} cannot be read: {error.strerror}") from None
 
 
 def _describe(error: ValidationError) -> str:

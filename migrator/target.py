@@ -6,6 +6,7 @@ reported before anything heavy is loaded.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,20 @@ _BOOL_OPTIONS = frozenset({"ssl_verify_cert", "ssl_verify_identity", "ssl_disabl
 _TEXT_OPTIONS = frozenset({"ssl_ca", "ssl_cert", "ssl_key", "unix_socket"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+# MySQL's limits on names, checked here so that a name the server must refuse is a
+# configuration error (exit 2), not a login failure that pods retry.
+MAX_DATABASE_NAME = 64
+MAX_HOST_NAME = 253  # DNS
+MAX_HOST_LABEL = 63
+# Long values are cut in messages: one line must stay one readable line.
+SHOWN_LENGTH = 120
+
+
+def shown(value: object) -> str:
+    """A user-supplied value (a path, say) as quoted in a message: cut when very long."""
+    text = str(value)
+    return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH] + f"... ({len(text)} chars)"
 
 
 class Secret:
@@ -123,6 +138,7 @@ def parse_database_url(url: str) -> DatabaseTarget:
         )
     user, _, password = credentials.partition(":")
     host, port = _split_host_port(hostport)
+    check_database_name(database, "DATABASE_URL")
     return DatabaseTarget(
         host=host,
         port=port,
@@ -143,14 +159,58 @@ def _split_host_port(hostport: str) -> tuple[str, int]:
         host, _, port_text = hostport.partition(":")
     if not host:
         raise ConfigError("DATABASE_URL names no host: expected mysql://USER@HOST:PORT/DATABASE")
-    return unquote(host), parse_port(port_text, "DATABASE_URL") if port_text else DEFAULT_PORT
+    host = unquote(host)
+    check_host(host, "DATABASE_URL")
+    return host, parse_port(port_text, "DATABASE_URL") if port_text else DEFAULT_PORT
 
 
 def parse_port(text: str, source: str) -> int:
     """A TCP port from text, with an error that names where it came from."""
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    # isdigit() alone accepts digits such as "³" that int() then refuses.
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise ConfigError(f"{source} has an invalid port: expected a number from 1 to 65535")
     return int(text)
+
+
+def check_host(host: str, source: str) -> None:
+    """Refuse a host name that no resolver can look up: retrying it would only wait in vain."""
+    if not host:
+        raise ConfigError(f"{source} names an empty host")
+    if not host.isprintable() or any(character.isspace() for character in host):
+        raise ConfigError(f"{source} has a host with spaces or control characters")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return
+    name = host.removesuffix(".")
+    if len(name) > MAX_HOST_NAME:
+        raise ConfigError(
+            f"{source} has a host name of {len(name)} characters; DNS allows {MAX_HOST_NAME}"
+        )
+    if any(not 0 < len(label) <= MAX_HOST_LABEL for label in name.split(".")):
+        raise ConfigError(
+            f"{source} has a host name with an empty part or a part longer than"
+            f" {MAX_HOST_LABEL} characters ({shown(host)})"
+        )
+    try:
+        name.encode("idna")
+    except UnicodeError:
+        raise ConfigError(f"{source} has a host name that is not a valid DNS name") from None
+
+
+def check_database_name(name: str, source: str) -> None:
+    """Refuse a database name MySQL cannot have: too long, NUL, or a trailing space."""
+    if len(name) > MAX_DATABASE_NAME:
+        raise ConfigError(
+            f"{source} names a database of {len(name)} characters; MySQL allows {MAX_DATABASE_NAME}"
+        )
+    if "\x00" in name or name.endswith(" ") or any(ord(c) > 0xFFFF for c in name):
+        raise ConfigError(
+            f"{source} names a database MySQL cannot have (a NUL character, a trailing"
+            " space, or a character outside the Basic Multilingual Plane)"
+        )
 
 
 def _parse_options(query: str) -> dict[str, str | bool]:
@@ -161,6 +221,8 @@ def _parse_options(query: str) -> dict[str, str | bool]:
                 raise ConfigError(f"DATABASE_URL option {name} must be true or false")
             options[name] = value.lower() in _TRUE
         elif name in _TEXT_OPTIONS:
+            if not value or "\x00" in value:
+                raise ConfigError(f"DATABASE_URL option {name} must be a non-empty path")
             options[name] = value
         else:
             supported = ", ".join(sorted(_BOOL_OPTIONS | _TEXT_OPTIONS))
