@@ -22,8 +22,17 @@ MYSQL_IMAGE ?= $(if $(call has_image,$(STANDIN_MYSQL_IMAGE)),$(STANDIN_MYSQL_IMA
 IMAGE ?= migrator:latest
 export DOCKER PYTHON_IMAGE MYSQL_IMAGE
 
+# Tests run in parallel (pytest-xdist): each test has its own database, and most of
+# a test's time is spent waiting on the server or a child process.
+TEST_WORKERS ?= 4
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+# The real servers of `make test-servers` (tests/servers/real-servers.sh).
+SERVERS := bash tests/servers/real-servers.sh
+TEST_SERVERS ?= mysql97 mariadb118
+
 .PHONY: help install lock migrate revision check status test test-unit test-integration test-e2e \
-	lint format image up down logs compose-revision offline-images bench
+	test-servers servers servers-down lint format image up down logs compose-revision \
+	offline-images bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -53,16 +62,32 @@ status: install ## Show the database's revision and what is pending
 	$(RUN) status
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
-	$(BIN)/python -m pytest
+	$(PYTEST) tests/unit tests/integration
+	$(BIN)/python -m pytest tests/e2e  # one image build and one compose project at a time
 
 test-unit: install ## Run the tests that need no server
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
-test-integration: install ## Run the tests against the MySQL/MariaDB server
-	$(BIN)/python -m pytest tests/integration
+test-integration: install ## Run the tests against the MySQL/MariaDB server in TEST_DATABASE_URL
+	$(PYTEST) tests/integration
 
 test-e2e: install ## Build the image and run it and the compose chain with Docker
 	$(BIN)/python -m pytest tests/e2e
+
+servers: ## Build (once per machine) and start real MySQL 9.7 and MariaDB 11.8 on ports 3307, 3308
+	$(SERVERS) up
+
+servers-down: ## Stop the servers of `make servers`
+	$(SERVERS) down
+
+test-servers: install servers ## Run the integration suite against MySQL 9.7 and MariaDB 11.8 (TEST_SERVERS)
+	@set -a; eval "$$($(SERVERS) env)"; set +a; \
+	for name in $(TEST_SERVERS); do \
+		variable="TEST_DATABASE_URL_$${name^^}"; \
+		echo "== integration suite against $$name" >&2; \
+		TEST_DATABASE_URL="$${!variable}" TEST_DATABASE_CA="$$($(SERVERS) ca $$name)" \
+			$(PYTEST) tests/integration || exit 1; \
+	done
 
 bench: install ## Compare this runner with plain Alembic and dbmate (BENCH_ARGS="--revisions 300")
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --markdown bench/results.md $(BENCH_ARGS)
