@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -172,21 +173,46 @@ class Server:
             cursor.execute(sql, params or None)
             return list(cursor.fetchall())
 
+    @cached_property
+    def family(self) -> str:
+        """ "mariadb" or "mysql": what the server says it is."""
+        version = str(self.execute("SELECT VERSION()")[0][0])
+        return "mariadb" if "mariadb" in version.lower() else "mysql"
+
 
 @dataclass
 class ScratchDatabase:
-    """One throwaway database on the test server."""
+    """One throwaway database on the test server, and the user the runner logs in as.
+
+    That user is granted what the README tells users to grant: its database and the
+    shadow databases of autogenerate, nothing global. Tests administer the database
+    with the server's own account (`execute`, `server`).
+    """
 
     server: Server
     name: str
+    app_user: tuple[str, str] | None = None  # name and password; None: the admin account
 
     @property
     def target(self) -> DatabaseTarget:
-        return replace(self.server.target, database=self.name)
+        """Where the runner logs in: as the application user."""
+        if self.app_user is None:
+            return replace(self.server.target, database=self.name)
+        user, password = self.app_user
+        return replace(
+            self.server.target,
+            database=self.name,
+            user=user,
+            password=type(self.server.target.password)(password),
+        )
 
     @property
     def url(self) -> str:
         return url_of(self.target)
+
+    @property
+    def admin_url(self) -> str:
+        return url_of(replace(self.server.target, database=self.name))
 
     def url_as(self, user: str, password: str) -> str:
         return url_of(
@@ -243,24 +269,49 @@ def server() -> Server:
     return server
 
 
+@pytest.fixture(autouse=True)
+def _server_family(request: pytest.FixtureRequest) -> None:
+    """Tests marked mysql_only or mariadb_only say why, and run on that family alone."""
+    for family in ("mysql", "mariadb"):
+        marker = request.node.get_closest_marker(f"{family}_only")
+        if marker is None:
+            continue
+        server: Server = request.getfixturevalue("server")
+        if server.family != family:
+            pytest.skip(f"{family} only: {marker.kwargs['reason']}")
+
+
 @pytest.fixture
 def database(server: Server) -> Iterator[ScratchDatabase]:
     with scratch_databases(server, 1) as (database,):
         yield database
 
 
+def grants_for(database: str) -> list[str]:
+    """What the README tells users to grant the migration user: its database, and the
+    shadow databases autogenerate creates next to it."""
+    shadow_pattern = database.replace("_", "\\_") + "\\_shadow\\_%"
+    return [f"ALL ON `{database}`.*", f"ALL ON `{shadow_pattern}`.*"]
+
+
 @contextmanager
 def scratch_databases(server: Server, count: int) -> Iterator[list[ScratchDatabase]]:
-    """`count` fresh databases, dropped afterwards whatever happens."""
+    """`count` fresh databases and their application user, dropped afterwards whatever
+    happens."""
     prefix = f"mt_{uuid.uuid4().hex[:12]}"
     names = [prefix] if count == 1 else [f"{prefix}_{index}" for index in range(count)]
+    user, password = f"app_{prefix[3:]}", f"app-Pw-{uuid.uuid4().hex[:8]}"
     try:
+        server.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", password)
         for name in names:
             server.execute(f"CREATE DATABASE `{name}`")
-        yield [ScratchDatabase(server, name) for name in names]
+            for grant in grants_for(name):
+                server.execute(f"GRANT {grant} TO '{user}'@'%'")
+        yield [ScratchDatabase(server, name, (user, password)) for name in names]
     finally:
         for name in names:
             server.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        server.execute(f"DROP USER IF EXISTS '{user}'@'%'")
 
 
 def free_port() -> int:

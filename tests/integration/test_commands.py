@@ -168,7 +168,8 @@ def test_autogenerate_uses_a_shadow_database_whatever_the_live_state(
 def test_autogenerate_on_a_custom_shadow_server(
     migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
 ) -> None:
-    shadow_url = database.url.replace(f"/{database.name}", "/test")
+    # A shadow server has an account of its own, allowed to create databases there.
+    shadow_url = database.admin_url.replace(f"/{database.name}", "/test")
 
     result = migrate(
         "autogenerate",

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import (
     Result,
     ScratchDatabase,
+    Server,
     applied_revisions,
     finish,
     kill_hard,
@@ -115,7 +116,8 @@ def test_a_blocking_transaction_fails_the_alter_naming_the_blocker(
     migrations.add("accounts", None, upgrade=[sql("CREATE TABLE accounts (id INT PRIMARY KEY)")])
     migrations.add("alter", "accounts", upgrade=[sql("ALTER TABLE accounts ADD COLUMN level INT")])
     assert migrate("upgrade", "accounts").code == 0
-    blocker = database.server.connect(database.name)
+    # Opened by the application's own user, whose sessions the migration user sees.
+    blocker = Server(database.target).connect(database.name)
     blocker.autocommit(False)
     try:
         with blocker.cursor() as cursor:

@@ -146,7 +146,7 @@ def test_a_revision_in_progress_is_not_mistaken_for_an_interrupted_one(
     migrations.add(
         "slow",
         None,
-        upgrade=[sql("CREATE TABLE first_half (id INT PRIMARY KEY)"), "time.sleep(6)"],
+        upgrade=[sql("CREATE TABLE first_half (id INT PRIMARY KEY)"), "time.sleep(20)"],
     )
     started = time.monotonic()
     applying = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
@@ -411,6 +411,7 @@ def ed25519(server: Server) -> None:
             raise
 
 
+@pytest.mark.mariadb_only(reason="ed25519 is an authentication plugin of MariaDB's")
 def test_an_ed25519_user_logs_in(
     migrate: Migrate, database: ScratchDatabase, users: Users, ed25519: None
 ) -> None:
@@ -460,19 +461,13 @@ def test_a_database_name_of_64_characters_works(server: Server, tmp_path: Path) 
 # --- Naming blockers without admin privileges ---------------------------------------------
 
 
-@pytest.fixture
-def app_user(database: ScratchDatabase, users: Users) -> str:
-    """A user granted only its own database, as the README tells users to do."""
-    return users.create("app-Pw-1", f"ALL ON `{database.name}`.*")
-
-
-def hold_a_metadata_lock(database: ScratchDatabase, url_user: str | None) -> tuple[object, int]:
-    from migrator.target import parse_database_url
-
-    target = (
-        parse_database_url(database.url_as(url_user, "app-Pw-1")) if url_user else database.target
+def hold_a_metadata_lock(database: ScratchDatabase, *, as_app_user: bool) -> tuple[object, int]:
+    """An idle transaction that read `accounts`: it holds a metadata lock on the table."""
+    connection = (
+        Server(database.target).connect(database.name)
+        if as_app_user
+        else database.server.connect(database.name)
     )
-    connection = Server(target).connect(database.name)
     connection.autocommit(False)
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")
@@ -487,18 +482,16 @@ def test_a_least_privilege_user_learns_what_blocks_its_alter(
     migrate: Migrate,
     migrations: MigrationsDir,
     database: ScratchDatabase,
-    app_user: str,
     blocker_is_the_app_user: bool,
 ) -> None:
-    url = database.url_as(app_user, "app-Pw-1")
+    # The runner logs in as the database's application user, granted only its database.
+    assert database.app_user is not None
     migrations.add("accounts", None, upgrade=[sql("CREATE TABLE accounts (id INT PRIMARY KEY)")])
     migrations.add("alter", "accounts", upgrade=[sql("ALTER TABLE accounts ADD COLUMN level INT")])
-    assert migrate("upgrade", "accounts", DATABASE_URL=url).code == 0
-    blocker, blocker_id = hold_a_metadata_lock(
-        database, app_user if blocker_is_the_app_user else None
-    )
+    assert migrate("upgrade", "accounts").code == 0
+    blocker, blocker_id = hold_a_metadata_lock(database, as_app_user=blocker_is_the_app_user)
     try:
-        result = migrate(DATABASE_URL=url, MIGRATE_DDL_LOCK_TIMEOUT="2")
+        result = migrate(MIGRATE_DDL_LOCK_TIMEOUT="2")
     finally:
         blocker.close()  # type: ignore[attr-defined]
 
@@ -506,20 +499,18 @@ def test_a_least_privilege_user_learns_what_blocks_its_alter(
     message = result.error["message"]
     assert "no blocking session found" not in message
     if blocker_is_the_app_user:
-        assert f"connection {blocker_id} {app_user}@" in message
+        assert f"connection {blocker_id} {database.app_user[0]}@" in message
     else:
         assert "lacks the PROCESS privilege" in message
         assert "GRANT PROCESS ON *.* to the migration user" in message
 
 
 def test_a_least_privilege_waiter_names_the_lock_holder_by_connection(
-    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, app_user: str
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
     migrations.chain(1)
-    with database.lock_held_elsewhere() as holder_id:
-        result: Result = migrate(
-            DATABASE_URL=database.url_as(app_user, "app-Pw-1"), MIGRATE_LOCK_TIMEOUT="1"
-        )
+    with database.lock_held_elsewhere() as holder_id:  # held by the admin account
+        result: Result = migrate(MIGRATE_LOCK_TIMEOUT="1")
 
     assert result.code == 5
     assert f"connection {holder_id} (its user is not visible" in result.error["message"]

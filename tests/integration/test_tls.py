@@ -1,15 +1,24 @@
-"""TLS against a server that offers it: used by default, verified on request, off on request."""
+"""TLS: used by default, verified on request, off on request; against a server the tests
+start with a CA of their own, and against the server under test with its own certificate."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from migrator.database import ConnectionSettings, wait_for_database
 from migrator.target import parse_database_url
-from tests.conftest import ScratchDatabase, run_entrypoint, runner_env, scratch_databases
+from tests.conftest import (
+    ScratchDatabase,
+    Server,
+    run_entrypoint,
+    runner_env,
+    scratch_databases,
+)
 from tests.integration.conftest import TlsServer
 
 
@@ -88,3 +97,48 @@ def test_an_upgrade_over_tls(tls_database: ScratchDatabase, tmp_path: Path) -> N
 
     assert result.code == 0, result.stderr
     assert "status" in tls_database.tables()
+
+
+# --- The server under test, with its own certificate -------------------------------------
+
+
+def offers_tls(server: Server) -> bool:
+    with closing(server.connect()) as connection, connection.cursor() as cursor:
+        cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        row = cursor.fetchone()
+    return bool(row and row[1])
+
+
+def test_the_server_under_test_is_used_over_tls_exactly_when_it_offers_it(
+    database: ScratchDatabase,
+) -> None:
+    assert (cipher(database.url) != "") == offers_tls(database.server)
+    assert cipher(database.url + "?ssl_disabled=true") == ""
+
+
+def test_the_server_under_test_is_refused_when_another_ca_is_demanded(
+    tls_server: TlsServer, database: ScratchDatabase, tmp_path: Path
+) -> None:
+    url = f"{database.url}?ssl_ca={tls_server.other_ca}&ssl_verify_cert=true"
+
+    result = run_entrypoint(["wait"], runner_env(DATABASE_URL=url), tmp_path)
+
+    assert result.code == 4, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.mysql_only(
+    reason="MySQL writes the CA of its auto-generated certificate to its data directory;"
+    " MariaDB 11.8 keeps its own in memory"
+)
+def test_the_server_under_test_is_verified_against_its_own_ca(
+    database: ScratchDatabase, tmp_path: Path
+) -> None:
+    ca = os.environ.get("TEST_DATABASE_CA")
+    if not ca:
+        pytest.fail("TEST_DATABASE_CA names the server's CA file (make test-servers sets it)")
+    url = f"{database.url}?ssl_ca={ca}&ssl_verify_cert=true"
+
+    result = run_entrypoint(["upgrade"], runner_env(DATABASE_URL=url), tmp_path)
+
+    assert result.code == 0, result.stderr
