@@ -2,8 +2,11 @@
 
 Image names come from PYTHON_IMAGE and MYSQL_IMAGE (default: the official
 images; `make offline-images` builds stand-ins on machines without a
-registry). DOCKER names the CLI (the docker.io package's CLI builds with
-BuildKit where a newer CLI lacks buildx). Without an engine these tests are
+registry). The compose tests run once per database image: MYSQL_IMAGE and
+MYSQL97_IMAGE (default migrator-standin/mysql:9.7, real MySQL 9.7 built by
+tests/e2e/offline-images.sh). DOCKER names the CLI (the docker.io package's CLI
+builds with BuildKit where a newer CLI lacks buildx). Without an engine, or
+without a database image that can be neither found nor pulled, these tests are
 skipped, and with CI=true they fail.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -18,7 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -27,6 +31,13 @@ from tests.conftest import PROJECT_ROOT, free_port
 DOCKER = os.environ.get("DOCKER", "docker")
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:3.12-slim-bookworm")
 MYSQL_IMAGE = os.environ.get("MYSQL_IMAGE", "mysql:8.4")
+MYSQL97_IMAGE = os.environ.get("MYSQL97_IMAGE", "migrator-standin/mysql:9.7")
+# Images tests/e2e/offline-images.sh builds: never in a registry, so not pulled.
+STANDIN_PREFIX = "migrator-standin/"
+STANDIN_IDS = {
+    "migrator-standin/mysql:bookworm": "mariadb-standin",
+    "migrator-standin/mysql:9.7": "mysql-9.7-standin",
+}
 IMAGE = "migrator:e2e"
 # What goes into the image, for building variants of it from a copy.
 BUILD_CONTEXT = ["Dockerfile", ".dockerignore", "entrypoint.py", "requirements.lock",
@@ -87,6 +98,23 @@ def megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
+def database_image_id(image: str) -> str:
+    """A test id for a database image: its stand-in's role, else its name."""
+    return STANDIN_IDS.get(image) or re.sub(r"[^A-Za-z0-9._]+", "-", image).strip("-")
+
+
+DATABASE_IMAGES = [
+    pytest.param(image, id=database_image_id(image)) for image in (MYSQL_IMAGE, MYSQL97_IMAGE)
+]
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip the test, or fail it with CI=true (where everything must be there)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def engine() -> None:
     try:
@@ -94,10 +122,23 @@ def engine() -> None:
     except FileNotFoundError:
         available = False
     if not available:
-        message = f"no Docker engine reachable with {DOCKER!r}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"no Docker engine reachable with {DOCKER!r}")
+
+
+@pytest.fixture(scope="session", params=DATABASE_IMAGES)
+def database_image(request: pytest.FixtureRequest, engine: None) -> str:
+    """The db service's image, one per parameter: present locally, or pulled once."""
+    image: str = request.param
+    if docker("image", "inspect", image, check=False, timeout=30).returncode != 0:
+        if image.startswith(STANDIN_PREFIX):
+            unavailable(f"no image {image}: build it with `bash tests/e2e/offline-images.sh`")
+        pull = docker("pull", image, check=False)
+        if pull.returncode != 0:
+            unavailable(f"no image {image} and it cannot be pulled: {pull.stderr.strip()}")
+    MEASUREMENTS[f"database image {database_image_id(image)}"] = (
+        f"{image}, {megabytes(int(inspect(image)['Size']))}"
+    )
+    return image
 
 
 @pytest.fixture(scope="session")
@@ -149,14 +190,15 @@ class Compose:
 
 
 @pytest.fixture
-def compose_project(tmp_path: Path, image: str) -> Iterator[Compose]:
+def compose_project(tmp_path: Path, image: str, database_image: str) -> Iterator[Compose]:
+    """The repository's docker-compose.yml with this checkout's image, once per database image."""
     password_file = tmp_path / "mysql_password"
     password_file.write_text("e2e-Pw@:/%#-canary\n")
     password_file.chmod(0o644)  # the runner reads it as UID 10001
     compose = Compose(
         directory=PROJECT_ROOT,
         settings={
-            "MYSQL_IMAGE": MYSQL_IMAGE,
+            "MYSQL_IMAGE": database_image,
             "PYTHON_IMAGE": PYTHON_IMAGE,
             "MIGRATOR_IMAGE": image,
             "MYSQL_PASSWORD_FILE": str(password_file),

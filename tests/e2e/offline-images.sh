@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/offline-images.sh - make a Docker engine available on this machine and
-# build two stand-in base images, for machines that have NO container registry
+# build three stand-in base images, for machines that have NO container registry
 # (nothing can be pulled) and possibly no Docker engine.
 #
 # What it does (each step is skipped when already done, so re-runs take seconds):
@@ -25,16 +25,30 @@
 #               MYSQL_USER, MYSQL_PASSWORD (and *_FILE) and
 #               /docker-entrypoint-initdb.d like the official mysql image.
 #               Listens on 0.0.0.0:3306, VOLUME /var/lib/mysql, CMD ["mysqld"].
+#   4. mysql97: $STANDIN_MYSQL97_IMAGE (default migrator-standin/mysql:9.7): real
+#               Oracle MySQL 9.7 from Debian sid (debootstrap minbase of
+#               $STANDIN_MYSQL97_SUITE + mysql-server-core, mysql-client; it does
+#               not install on bookworm itself) with
+#               tests/e2e/standin-mysql97/docker-entrypoint.sh, which honours the
+#               same variables as the official mysql image (and its initdb.d):
+#               mysqld --initialize-insecure, a socket-only temporary server for
+#               the users (caching_sha2_password, MySQL 9's default), then mysqld
+#               as PID 1 as user mysql (uid 999 as in the official image) on
+#               0.0.0.0:3306, secure-file-priv /var/lib/mysql-files, no X
+#               Protocol, TLS with the certificates mysqld generates.
+#               VOLUME /var/lib/mysql, CMD ["mysqld"].
 #
 # Usage (as root):
-#   tests/e2e/offline-images.sh [--force] [--alias-official] [--only python|mysql]
-#                               [--selftest]
+#   tests/e2e/offline-images.sh [--force] [--alias-official]
+#                               [--only python|mysql|mysql97[,...]] [--selftest]
 #   tests/e2e/offline-images.sh --print-docker
 #
 #   --force           rebuild the stand-in images even if they exist
-#   --only WHAT       build only the python or only the mysql stand-in
-#   --alias-official  also tag the stand-ins as python:3.12-slim-bookworm and
-#                     mysql:8.4, but only where no image of that name exists or
+#   --only WHAT       build only these stand-ins: python, mysql (MariaDB 10.11),
+#                     mysql97 (MySQL 9.7); comma-separated or repeated
+#   --alias-official  also tag the stand-ins as python:3.12-slim-bookworm,
+#                     mysql:8.4 (the MariaDB one) and mysql:9.7, but only where
+#                     no image of that name exists or
 #                     where that name is already one of our stand-ins (a real
 #                     image is never shadowed). Off by default: prefer passing
 #                     the stand-in names explicitly (see below).
@@ -42,7 +56,9 @@
 #                     venv downloads from PyPI inside a container, a BuildKit build
 #                     FROM the python stand-in installs a package, the mysql
 #                     stand-in becomes healthy and accepts the app user's login
-#                     from another container on a user-defined network.
+#                     from another container on a user-defined network (both
+#                     mysql stand-ins; for MySQL 9.7 also: the user's plugin is
+#                     caching_sha2_password, and it logs in again after a restart).
 #   --print-docker    print ONLY the path of the docker CLI to use and exit
 #                     (exit 1 if none is installed yet). No other side effects.
 #
@@ -66,7 +82,11 @@
 # buildx) - or build the image with "$DOCKER" first and refer to it by name.
 #
 # The mysql stand-in is MariaDB 10.11, not MySQL 8.4: MySQL-8-only SQL (e.g.
-# COLLATE utf8mb4_0900_ai_ci, caching_sha2_password) does not work in it.
+# COLLATE utf8mb4_0900_ai_ci, caching_sha2_password) does not work in it. The
+# mysql97 stand-in is real MySQL (9.7, not 8.4) for that: its users authenticate
+# with caching_sha2_password, so a client's first login after a server start
+# needs TLS (the server has it on, self-signed) or an RSA key exchange
+# (PyMySQL: the `cryptography` package).
 #
 # Healthcheck for the database service that works with the official mysql:8.4
 # image AND with the stand-in (true only once the app user can log in over TCP;
@@ -75,10 +95,17 @@
 # (in a compose file write $$MYSQL_USER etc. inside a CMD-SHELL test).
 #
 # Environment knobs (all optional):
-#   STANDIN_PYTHON_IMAGE, STANDIN_MYSQL_IMAGE  image names (see above)
-#   STANDIN_SUITE      Debian suite of the stand-ins (default bookworm)
+#   STANDIN_PYTHON_IMAGE, STANDIN_MYSQL_IMAGE, STANDIN_MYSQL97_IMAGE
+#                      image names (see above)
+#   STANDIN_SUITE      Debian suite of the python and mysql stand-ins (default bookworm)
+#   STANDIN_MYSQL97_SUITE  Debian suite with MySQL 9.7 (default sid)
+#   STANDIN_MYSQL97_ROOT   optional: an existing root tree made by
+#                      `debootstrap --variant=minbase --include=mysql-server-core,mysql-client
+#                      sid DIR MIRROR` to copy (cp -a -x; only read, never changed;
+#                      its /srv is left out) instead of running debootstrap
 #   STANDIN_MIRROR     Debian mirror URI (default: the one apt on this host uses
-#                      for that suite, from `apt-get indextargets`)
+#                      for that suite, from `apt-get indextargets`, else its main
+#                      archive, which also serves sid)
 #   STANDIN_CA_BUNDLE  CA bundle to install in the python image (default: $PIP_CERT,
 #                      else pip's configured `cert`, else /etc/ssl/certs/ca-certificates.crt)
 #   STANDIN_WORKDIR    where rootfs trees are built (default /var/tmp)
@@ -91,9 +118,13 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PY_IMAGE="${STANDIN_PYTHON_IMAGE:-migrator-standin/python:bookworm}"
 MYSQL_IMAGE="${STANDIN_MYSQL_IMAGE:-migrator-standin/mysql:bookworm}"
+MYSQL97_IMAGE="${STANDIN_MYSQL97_IMAGE:-migrator-standin/mysql:9.7}"
 PY_ALIAS="python:3.12-slim-bookworm"
 MYSQL_ALIAS="mysql:8.4"
+MYSQL97_ALIAS="mysql:9.7"
 SUITE="${STANDIN_SUITE:-bookworm}"
+MYSQL97_SUITE="${STANDIN_MYSQL97_SUITE:-sid}"
+MYSQL97_ROOT="${STANDIN_MYSQL97_ROOT:-}"
 WORKDIR_BASE="${STANDIN_WORKDIR:-/var/tmp}"
 LOG_DIR="${STANDIN_LOG_DIR:-/var/log/offline-images}"
 DOCKERD_LOG="${DOCKERD_LOG:-/var/log/dockerd.log}"
@@ -102,7 +133,7 @@ LABEL_KEY="io.migrator.standin"
 STD_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 FORCE=0 ALIAS=0 SELFTEST=0 PRINT_DOCKER=0
-BUILD_PY=1 BUILD_MYSQL=1
+BUILD_PY=1 BUILD_MYSQL=1 BUILD_MYSQL97=1 ONLY_SEEN=0
 DOCKER=""
 ROOTFS_DIRS=()
 TIMINGS=()
@@ -136,12 +167,20 @@ while [ $# -gt 0 ]; do
 		--selftest) SELFTEST=1 ;;
 		--print-docker) PRINT_DOCKER=1 ;;
 		--only)
-			[ $# -ge 2 ] || die "--only needs an argument (python|mysql)"
-			case "$2" in
-				python) BUILD_MYSQL=0 ;;
-				mysql) BUILD_PY=0 ;;
-				*) die "--only: unknown image '$2' (python|mysql)" ;;
-			esac
+			[ $# -ge 2 ] || die "--only needs an argument (python|mysql|mysql97)"
+			if [ "$ONLY_SEEN" = 0 ]; then
+				BUILD_PY=0 BUILD_MYSQL=0 BUILD_MYSQL97=0 ONLY_SEEN=1
+			fi
+			IFS=, read -r -a only_list <<<"$2"
+			[ ${#only_list[@]} -gt 0 ] || die "--only needs an argument (python|mysql|mysql97)"
+			for only in "${only_list[@]}"; do
+				case "$only" in
+					python) BUILD_PY=1 ;;
+					mysql) BUILD_MYSQL=1 ;;
+					mysql97) BUILD_MYSQL97=1 ;;
+					*) die "--only: unknown image '$only' (python|mysql|mysql97)" ;;
+				esac
+			done
 			shift ;;
 		-h|--help) usage; exit 0 ;;
 		*) usage; die "unknown argument: $1" ;;
@@ -273,14 +312,15 @@ ensure_dockerd() {
 }
 
 # ---------------------------------------------------------------- rootfs helpers
+# detect_mirror [SUITE]
 detect_mirror() {
-	local m="${STANDIN_MIRROR:-}"
+	local m="${STANDIN_MIRROR:-}" suite="${1:-$SUITE}"
 	if [ -z "$m" ]; then
 		m="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null \
-			| awk -v s="$SUITE" '$2 == s { print $1; exit }')"
+			| awk -v s="$suite" '$2 == s { print $1; exit }')"
 	fi
 	if [ -z "$m" ]; then
-		# host on another release: its main archive serves $SUITE too
+		# host on another release: its main archive serves $suite too
 		m="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null \
 			| awk '$2 !~ /-(security|updates|backports|proposed-updates)$/ { print $1; exit }')"
 	fi
@@ -300,16 +340,17 @@ detect_ca_bundle() {
 
 image_exists() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
-# debootstrap_rootfs NAME INCLUDES -> sets ROOTFS
+# debootstrap_rootfs NAME INCLUDES [SUITE] -> sets ROOTFS and ROOTFS_SUITE
 debootstrap_rootfs() {
-	local name="$1" include="$2" mirror logf
-	mirror="$(detect_mirror)"
+	local name="$1" include="$2" suite="${3:-$SUITE}" mirror logf
+	mirror="$(detect_mirror "$suite")"
 	mkdir -p "$WORKDIR_BASE" "$LOG_DIR"
 	ROOTFS="$(mktemp -d "$WORKDIR_BASE/standin-$name.XXXXXX")"
 	ROOTFS_DIRS+=("$ROOTFS")
+	ROOTFS_SUITE="$suite"
 	logf="$LOG_DIR/debootstrap-$name.log"
-	log "debootstrap $SUITE ($mirror) +$include -> $ROOTFS (log: $logf)"
-	if ! debootstrap --variant=minbase --include="$include" "$SUITE" "$ROOTFS" "$mirror" >"$logf" 2>&1; then
+	log "debootstrap $suite ($mirror) +$include -> $ROOTFS (log: $logf)"
+	if ! debootstrap --variant=minbase --include="$include" "$suite" "$ROOTFS" "$mirror" >"$logf" 2>&1; then
 		tail -n 30 "$logf" >&2
 		[ -f "$ROOTFS/debootstrap/debootstrap.log" ] && tail -n 30 "$ROOTFS/debootstrap/debootstrap.log" >&2
 		die "debootstrap failed for $name"
@@ -350,7 +391,7 @@ slim_rootfs() {
 import_rootfs() {
 	local d="$1" image="$2" kind="$3"; shift 3
 	local changes=(--change "ENV PATH=$STD_PATH" --change "ENV LANG=C.UTF-8"
-		--change "LABEL $LABEL_KEY=$kind" --change "LABEL $LABEL_KEY.suite=$SUITE")
+		--change "LABEL $LABEL_KEY=$kind" --change "LABEL $LABEL_KEY.suite=${ROOTFS_SUITE:-$SUITE}")
 	local c old=""
 	for c in "$@"; do changes+=(--change "$c"); done
 	old="$("$DOCKER" image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
@@ -425,6 +466,83 @@ build_mysql() {
 		'EXPOSE 3306' 'VOLUME /var/lib/mysql'
 }
 
+# copy_rootfs NAME SOURCE: like debootstrap_rootfs, from an existing tree (-> ROOTFS)
+copy_rootfs() {
+	local name="$1" src="$2"
+	[ -d "$src/var/lib/dpkg" ] || die "$src is not a root file system"
+	mkdir -p "$WORKDIR_BASE"
+	ROOTFS="$(mktemp -d "$WORKDIR_BASE/standin-$name.XXXXXX")"
+	ROOTFS_DIRS+=("$ROOTFS")
+	log "copying $src -> $ROOTFS (instead of debootstrap)"
+	# -x: not into what is mounted inside it (proc, dev/shm of a chroot in use)
+	cp -a -x "$src/." "$ROOTFS/"
+	# whatever a server run from that tree left there (data, sockets) stays out
+	rm -rf "${ROOTFS:?}"/srv/* "${ROOTFS:?}"/run/mysqld "${ROOTFS:?}"/var/lib/mysql \
+		"${ROOTFS:?}"/var/lib/mysql-files
+}
+
+# the packages of a root tree that must be installed
+require_packages() {
+	local d="$1" p; shift
+	for p in "$@"; do
+		dpkg-query --admindir="$d/var/lib/dpkg" -W -f='${Status}' "$p" 2>/dev/null \
+			| grep -q 'install ok installed' || die "package $p is not installed in $d"
+	done
+}
+
+build_mysql97() {
+	if [ "$FORCE" = 0 ] && image_exists "$MYSQL97_IMAGE"; then
+		log "$MYSQL97_IMAGE exists; skipping (use --force to rebuild)"
+		return 0
+	fi
+	local src="$SCRIPT_DIR/standin-mysql97" d version
+	[ -r "$src/docker-entrypoint.sh" ] && [ -r "$src/99-standin.cnf" ] || die "missing files in $src"
+	if [ -n "$MYSQL97_ROOT" ]; then
+		copy_rootfs mysql97 "$MYSQL97_ROOT"
+		ROOTFS_SUITE="$MYSQL97_SUITE"
+	else
+		debootstrap_rootfs mysql97 "mysql-server-core,mysql-client" "$MYSQL97_SUITE"
+	fi
+	d="$ROOTFS"
+	require_packages "$d" mysql-server-core mysql-client util-linux
+	version="$(dpkg-query --admindir="$d/var/lib/dpkg" -W -f='${Version}' mysql-server-core)"
+	case "$version" in
+		9.7.*) ;;
+		*) die "$MYSQL97_SUITE has mysql-server-core $version, not 9.7 (set STANDIN_MYSQL97_SUITE)" ;;
+	esac
+	install -m 0755 "$src/docker-entrypoint.sh" "$d/usr/local/bin/docker-entrypoint.sh"
+	ln -sfn usr/local/bin/docker-entrypoint.sh "$d/entrypoint.sh"
+	mkdir -p "$d/etc/mysql/conf.d"
+	install -m 0644 "$src/99-standin.cnf" "$d/etc/mysql/conf.d/99-standin.cnf"
+	mkdir -p "$d/docker-entrypoint-initdb.d"
+	# mysql-server-core (unlike mysql-server) creates no user: 999:999 as in the
+	# official image, so a data volume of one works with the other
+	if ! grep -q '^mysql:' "$d/etc/group"; then
+		chroot "$d" groupadd --system --gid 999 mysql 2>/dev/null \
+			|| chroot "$d" groupadd --system mysql
+	fi
+	if ! grep -q '^mysql:' "$d/etc/passwd"; then
+		chroot "$d" useradd --system --gid mysql --uid 999 --home-dir /var/lib/mysql \
+			--no-create-home --shell /usr/sbin/nologin mysql 2>/dev/null \
+			|| chroot "$d" useradd --system --gid mysql --home-dir /var/lib/mysql \
+				--no-create-home --shell /usr/sbin/nologin mysql
+	fi
+	mkdir -p "$d/var/lib/mysql" "$d/var/lib/mysql-files" "$d/run/mysqld"
+	chroot "$d" chown mysql:mysql /var/lib/mysql /var/lib/mysql-files /run/mysqld
+	chmod 0750 "$d/var/lib/mysql-files"
+	[ -x "$d/usr/bin/setpriv" ] || die "setpriv missing in the mysql97 rootfs"
+	# client-side auth plugins for cloud/Kerberos/WebAuthn/OpenID logins and the
+	# telemetry client: unused here, ~35 MB
+	rm -f "$d"/usr/lib/mysql/plugin/authentication_{oci,kerberos,webauthn,openid_connect}_client.so \
+		"$d"/usr/lib/mysql/plugin/telemetry_client.so
+	slim_rootfs "$d"
+	import_rootfs "$d" "$MYSQL97_IMAGE" mysql97 \
+		'ENTRYPOINT ["docker-entrypoint.sh"]' 'CMD ["mysqld"]' \
+		'EXPOSE 3306' 'VOLUME /var/lib/mysql' \
+		"ENV MYSQL_MAJOR=9.7" "ENV MYSQL_VERSION=$version" \
+		"LABEL $LABEL_KEY.version=$version"
+}
+
 # tag_alias STANDIN ALIAS: only if ALIAS is absent or already one of ours
 tag_alias() {
 	local img="$1" alias="$2" label
@@ -443,6 +561,7 @@ tag_alias() {
 make_aliases() {
 	[ "$BUILD_PY" = 1 ] && tag_alias "$PY_IMAGE" "$PY_ALIAS"
 	[ "$BUILD_MYSQL" = 1 ] && tag_alias "$MYSQL_IMAGE" "$MYSQL_ALIAS"
+	[ "$BUILD_MYSQL97" = 1 ] && tag_alias "$MYSQL97_IMAGE" "$MYSQL97_ALIAS"
 	return 0
 }
 
@@ -463,8 +582,10 @@ selftest_python() {
 	"$DOCKER" run --rm "$tag" /v/bin/python -c 'import six; print("six", six.__version__)' >&2
 }
 
+# selftest_mysql [IMAGE [KIND]]
 selftest_mysql() {
-	local net="standin-selftest-$$" db="standin-selftest-db-$$" i status=""
+	local image="${1:-$MYSQL_IMAGE}" kind="${2:-mysql}"
+	local net="standin-selftest-$kind-$$" db="standin-selftest-db-$kind-$$" i status=""
 	local hc='mysql -h127.0.0.1 -P3306 -u"$MYSQL_USER" -p"$MYSQL_PASSWORD" -e "SELECT 1" "$MYSQL_DATABASE" >/dev/null 2>&1'
 	CLEANUP_CMDS+=("'$DOCKER' network rm '$net'" "'$DOCKER' rm -f -v '$db'")
 	"$DOCKER" network create "$net" >/dev/null
@@ -472,7 +593,7 @@ selftest_mysql() {
 		-e MYSQL_ROOT_PASSWORD=rootpw -e MYSQL_DATABASE=appdb \
 		-e MYSQL_USER=app -e "MYSQL_PASSWORD=app'pw" \
 		--health-cmd "$hc" --health-interval 1s --health-timeout 5s --health-retries 120 \
-		"$MYSQL_IMAGE" >/dev/null
+		"$image" >/dev/null
 	for ((i = 0; i < 240; i++)); do
 		status="$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$db" 2>/dev/null || echo gone)"
 		[ "$status" = healthy ] && break
@@ -484,11 +605,25 @@ selftest_mysql() {
 	done
 	if [ "$status" != healthy ]; then
 		"$DOCKER" logs "$db" >&2 || true
-		die "mysql stand-in did not become healthy (status: $status)"
+		die "$kind stand-in did not become healthy (status: $status)"
 	fi
-	log "mysql stand-in healthy after ~$((i / 2))s; logging in from another container"
-	"$DOCKER" run --rm --network "$net" "$MYSQL_IMAGE" \
+	log "$kind stand-in healthy after ~$((i / 2))s; logging in from another container"
+	"$DOCKER" run --rm --network "$net" "$image" \
 		mysql -hdb -uapp "-papp'pw" -e 'SELECT CURRENT_USER() AS user, DATABASE() AS db, VERSION() AS version' appdb >&2
+	if [ "$kind" = mysql97 ]; then
+		local plugin
+		plugin="$("$DOCKER" exec "$db" mysql -N -uroot -prootpw \
+			-e "SELECT plugin FROM mysql.user WHERE user = 'app'" 2>/dev/null)"
+		[ "$plugin" = caching_sha2_password ] || die "app's auth plugin is '$plugin', not caching_sha2_password"
+		log "app authenticates with $plugin; restarting (empty auth cache) and logging in again"
+		"$DOCKER" restart -t 20 "$db" >/dev/null
+		for ((i = 0; i < 120; i++)); do
+			"$DOCKER" run --rm --network "$net" "$image" \
+				mysql -hdb -uapp "-papp'pw" -e 'SELECT 1' appdb >/dev/null 2>&1 && break
+			sleep 0.5
+		done
+		[ "$i" -lt 120 ] || die "no login after a restart of the $kind stand-in"
+	fi
 	log "docker stop (SIGTERM) -> clean shutdown"
 	"$DOCKER" stop -t 20 "$db" >/dev/null
 	local logs
@@ -502,7 +637,8 @@ selftest_mysql() {
 
 selftest() {
 	[ "$BUILD_PY" = 1 ] && run_phase "selftest python" selftest_python
-	[ "$BUILD_MYSQL" = 1 ] && run_phase "selftest mysql" selftest_mysql
+	[ "$BUILD_MYSQL" = 1 ] && run_phase "selftest mysql" selftest_mysql "$MYSQL_IMAGE" mysql
+	[ "$BUILD_MYSQL97" = 1 ] && run_phase "selftest mysql97" selftest_mysql "$MYSQL97_IMAGE" mysql97
 	return 0
 }
 
@@ -511,6 +647,7 @@ run_phase "packages" ensure_packages
 run_phase "dockerd" ensure_dockerd
 [ "$BUILD_PY" = 1 ] && run_phase "image python" build_python
 [ "$BUILD_MYSQL" = 1 ] && run_phase "image mysql" build_mysql
+[ "$BUILD_MYSQL97" = 1 ] && run_phase "image mysql97" build_mysql97
 [ "$ALIAS" = 1 ] && run_phase "aliases" make_aliases
 [ "$SELFTEST" = 1 ] && selftest
 
@@ -526,7 +663,7 @@ run_phase "dockerd" ensure_dockerd
 	else
 		echo "docker compose (plugin): not available; use docker-compose"
 	fi
-	for img in "$PY_IMAGE" "$MYSQL_IMAGE" "$PY_ALIAS" "$MYSQL_ALIAS"; do
+	for img in "$PY_IMAGE" "$MYSQL_IMAGE" "$MYSQL97_IMAGE" "$PY_ALIAS" "$MYSQL_ALIAS" "$MYSQL97_ALIAS"; do
 		"$DOCKER" image ls --format "image: $img  {{.ID}}  {{.Size}}  (created {{.CreatedSince}})" "$img"
 	done
 	for t in "${TIMINGS[@]}"; do echo "time: $t"; done

@@ -1,11 +1,22 @@
-"""The docker-compose pre-start chain: db healthy -> migrate exits 0 -> app starts."""
+"""The docker-compose pre-start chain: db healthy -> migrate exits 0 -> app starts.
+
+Each test runs once per database image (the `database_image` fixture): MYSQL_IMAGE
+and MYSQL97_IMAGE.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.conftest import run_entrypoint, runner_env
-from tests.e2e.conftest import Compose, build_image, copy_build_context
+from tests.e2e.conftest import (
+    MEASUREMENTS,
+    Compose,
+    build_image,
+    copy_build_context,
+    database_image_id,
+)
 
 BROKEN_REVISION = '''"""a revision that fails"""
 from alembic import op
@@ -25,10 +36,19 @@ def downgrade() -> None:
 '''
 
 
-def test_app_starts_only_after_migrate_exited_0(compose_project: Compose) -> None:
+def test_app_starts_only_after_migrate_exited_0(
+    compose_project: Compose, database_image: str
+) -> None:
+    started = time.monotonic()
     up = compose_project("up", "--detach")
+    MEASUREMENTS[f"compose up until app started [{database_image_id(database_image)}]"] = (
+        f"{time.monotonic() - started:.1f} s"
+    )
 
     assert up.returncode == 0, up.stderr
+    db = compose_project.container("db")
+    assert db is not None
+    assert db["Config"]["Image"] == database_image
     migrate = compose_project.container("migrate")
     app = compose_project.container("app")
     assert migrate is not None
