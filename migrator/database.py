@@ -264,8 +264,14 @@ def classify_connect_error(error: BaseException, target: DatabaseTarget) -> Migr
     code = error_code(error)
     reason = error_text(error)
     where = target.redacted_url()
-    if code in {1044, 1045}:
+    if code == 1045:
         return AccessDenied(f"login refused by {where}: {reason}; check the user and password")
+    if code == 1044:
+        return AccessDenied(
+            f"login refused by {where}: {reason}; the user may not use this database, or it does"
+            " not exist (a user without access to a database is not told which): grant it, or"
+            " fix the name"
+        )
     if code == 1049:
         return AccessDenied(f"{reason} on {where}: create the database or fix its name")
     if code == 1129:

@@ -110,10 +110,23 @@ def test_4_wrong_password(migrate: Migrate, database: ScratchDatabase, users: Us
 
 
 def test_4_unknown_database(migrate: Migrate, database: ScratchDatabase) -> None:
-    result = migrate(DATABASE_URL=database.url.replace(database.name, database.name + "_missing"))
+    # Only an account that may see every database learns that one does not exist.
+    missing = database.admin_url.replace(database.name, database.name + "_missing")
+
+    result = migrate(DATABASE_URL=missing)
 
     assert result.code == 4
     assert "(1049)" in result.error["message"]
+
+
+def test_4_unknown_database_as_a_least_privilege_user(
+    migrate: Migrate, database: ScratchDatabase
+) -> None:
+    result = migrate(DATABASE_URL=database.url.replace(database.name, database.name + "_missing"))
+
+    assert result.code == 4
+    assert "(1044)" in result.error["message"]
+    assert "or it does not exist" in result.error["message"]
 
 
 def test_4_no_privilege_on_the_database(
