@@ -23,8 +23,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from migrator import alembic_env, interrupts, marker
-from migrator.database import ACCESS_ERRORS, driver_connection, error_code, error_text
-from migrator.errors import AccessDenied, MigrationFailed, MigratorError, ScriptError
+from migrator.database import (
+    ACCESS_ERRORS,
+    connection_lost,
+    driver_connection,
+    error_code,
+    error_text,
+)
+from migrator.errors import (
+    AccessDenied,
+    DatabaseUnreachable,
+    MigrationFailed,
+    MigratorError,
+    ScriptError,
+)
 from migrator.logs import get_logger
 from migrator.scripts import (
     USER_CODE_ERRORS,
@@ -68,12 +80,24 @@ class _Progress:
                     self.connection,
                     revision=step.revision.revision,
                     before=",".join(self.stamped),
-                    after=",".join(step.to_revisions),
+                    after=",".join(self._heads_after(step)),
                     runner=self.runner,
                 )
                 self.running, self.started, self.executed = step, time.monotonic(), 0
                 yield step
                 self.running = None
+
+    def _heads_after(self, step: RevisionStep) -> list[str]:
+        """alembic_version once ``step`` completes: what `resolve` stamps. On a branched
+        history the step's own revisions are not all of it: another branch's head stays."""
+        heads = (set(self.stamped) - set(step.from_revisions)) | set(step.to_revisions)
+        ancestors = {
+            ancestor.revision
+            for head in heads
+            for ancestor in self.script.revision_map.iterate_revisions(head, "base")
+            if ancestor.revision != head
+        }
+        return sorted(heads - ancestors)
 
     def _prepare(self) -> None:
         # Without a bound, an ALTER queued behind one idle transaction waits for a
@@ -110,6 +134,8 @@ class _Progress:
         self.running = None  # what runs from here on is not the revision's
         code = error_code(error)
         if running is None:
+            if connection_lost(error):  # between revisions: nothing is half-done
+                return DatabaseUnreachable(f"lost the connection: {error_text(error)}")
             if code is not None and code in ACCESS_ERRORS:
                 return AccessDenied(f"the migration user lacks a privilege: {error_text(error)}")
             if isinstance(error, sqlalchemy.exc.DBAPIError):

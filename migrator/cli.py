@@ -433,10 +433,11 @@ def _upgrade(run: _Invocation) -> None:
     finally:
         # On every way out (also a broken script before the full path took them
         # over); no-ops when the full path already released and closed them.
-        if lock is not None and login.open:
-            lock.release()
-        if login.open:
-            login.close()
+        with interrupts.held():
+            if lock is not None and login.open:
+                lock.release()
+            if login.open:
+                login.close()
 
 
 def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:
@@ -574,7 +575,7 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
     from migrator import runner
     from migrator.fleet import worst
 
-    rows, revisions, pending, errors = [], set(), 0, []
+    rows, revisions, pending, errors, interrupted_shards = [], set(), 0, [], []
     head = "unknown"
     for position, shard in enumerate(target.shards):
         try:
@@ -590,7 +591,7 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
         revisions.add(revision)
         pending += bool(current.pending) or running is not None
         if running is not None and interrupted:
-            errors.append(MigrationFailed(running.describe()))
+            interrupted_shards.append(position)
             note = "interrupted"
         elif running is not None:
             note = f"applying {running.revision}"
@@ -607,6 +608,11 @@ def _status_of_shards(run: _Invocation, target: Target) -> None:
     if errors:
         unread = f"{len(errors)} shard(s) could not be read"
         raise ShardsFailed(unread, worst([int(error.exit_status) for error in errors]))
+    if run.args.exit_code and interrupted_shards:
+        raise MigrationFailed(
+            f"{len(interrupted_shards)} shard(s) have a revision left partly applied"
+            f" (shards {', '.join(map(str, interrupted_shards))}): see `status --shard N`"
+        )
     if run.args.exit_code and pending:
         raise PendingRevisions(f"{pending} shard(s) have pending revisions")
 

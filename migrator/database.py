@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pymysql
 from pymysql.constants import CLIENT
 
+from migrator import interrupts
 from migrator.errors import AccessDenied, ConfigError, DatabaseUnreachable, MigratorError
 from migrator.logs import get_logger
 from migrator.target import DatabaseTarget
@@ -259,28 +260,26 @@ def _tls_failure(error: pymysql.err.MySQLError) -> ssl.SSLError | None:
     return None
 
 
+# What a person does about a refused login, by error number ({where}: the target).
+_LOGIN_HINTS = {
+    1045: "login refused by {where}: {reason}; check the user and password",
+    1044: "login refused by {where}: {reason}; the user may not use this database, or it does"
+    " not exist (a user without access to a database is not told which): grant it, or fix"
+    " the name",
+    1049: "{reason} on {where}: create the database or fix its name",
+    1129: "{reason}; the server blocks this host: run FLUSH HOSTS on the server",
+    AUTH_PLUGIN_UNSUPPORTED: "{where} asks for an authentication method this runner does not"
+    " support ({reason}); give the user mysql_native_password, caching_sha2_password or ed25519",
+}
+
+
 def classify_connect_error(error: BaseException, target: DatabaseTarget) -> MigratorError:
     """Turn a login failure into the runner's error with a hint at the fix."""
     code = error_code(error)
     reason = error_text(error)
     where = target.redacted_url()
-    if code == 1045:
-        return AccessDenied(f"login refused by {where}: {reason}; check the user and password")
-    if code == 1044:
-        return AccessDenied(
-            f"login refused by {where}: {reason}; the user may not use this database, or it does"
-            " not exist (a user without access to a database is not told which): grant it, or"
-            " fix the name"
-        )
-    if code == 1049:
-        return AccessDenied(f"{reason} on {where}: create the database or fix its name")
-    if code == 1129:
-        return AccessDenied(f"{reason}; the server blocks this host: run FLUSH HOSTS on the server")
-    if code == AUTH_PLUGIN_UNSUPPORTED:
-        return AccessDenied(
-            f"{where} asks for an authentication method this runner does not support ({reason});"
-            " give the user mysql_native_password, caching_sha2_password or ed25519"
-        )
+    if code in _LOGIN_HINTS:
+        return AccessDenied(_LOGIN_HINTS[code].format(where=where, reason=reason))
     if code in ACCESS_ERRORS:
         return AccessDenied(f"{where} refused the connection: {reason}")
     return DatabaseUnreachable(f"cannot connect to {where}: {reason}")
@@ -404,5 +403,5 @@ def open_connection(
         finally:
             # Closing a connection the server already dropped can fail; the session
             # (and with it the migration lock) is gone either way.
-            with suppress(Exception):
+            with interrupts.held(), suppress(Exception):
                 connection.close()

@@ -21,6 +21,7 @@ log = get_logger()
 
 _pending: int | None = None
 _deferring = False
+_holding = False
 _raised = False
 _settled = False
 
@@ -45,6 +46,8 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
         return
     if _pending is None:
         _pending = signum
+    if _holding:
+        return
     if _deferring:
         log.warning(
             "signal received: stopping after the current revision",
@@ -63,6 +66,22 @@ def checkpoint() -> None:
     if _pending is not None and not _raised and not _settled:
         _raised = True
         raise Interrupted(_pending)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Note signals without acting on them for the block: cleanup (a lock released, a
+    session closed) that must not let a signal replace the error it runs after.
+
+    A signal noted here is acted on at the next checkpoint, or ignored once the
+    outcome is settled.
+    """
+    global _holding  # noqa: PLW0603
+    previous, _holding = _holding, True
+    try:
+        yield
+    finally:
+        _holding = previous
 
 
 @contextmanager

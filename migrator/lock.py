@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from migrator import marker
+from migrator import interrupts, marker
 from migrator.database import error_code, error_text, io_bound
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
@@ -78,7 +78,8 @@ class MigrationLock:
         return self.acquire()
 
     def __exit__(self, *_: object) -> None:
-        self.release()
+        with interrupts.held():
+            self.release()
 
 
 def acquire(

@@ -36,7 +36,7 @@ class RunReport:
             "duration_s": round(duration, 3),
             "exit_code": exit_code,
             "error": type(error).__name__ if error is not None else None,
-            "message": str(error)[:MAX_MESSAGE] if error is not None else None,
+            "message": str(error) if error is not None else None,
         }
 
 
@@ -48,9 +48,13 @@ def write_termination_message(
     ``mask`` hides secrets in the values before they are serialised, so the message
     stays valid JSON whatever the password is.
     """
+    masked = mask(summary)
+    # Cut only once masked: a cut through a password would leave its first part bare.
+    if isinstance(masked.get("message"), str):
+        masked["message"] = masked["message"][:MAX_MESSAGE]
     try:
         with path.open("w", encoding="utf-8") as file:
-            file.write(json.dumps(mask(summary)) + "\n")
+            file.write(json.dumps(masked) + "\n")
     except OSError:
         return False
     return True

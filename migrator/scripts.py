@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -145,7 +146,8 @@ def _raised_by(trace: TracebackType | None, directory: Path) -> Path | None:
     frame was calling the runner's own code when the error arose."""
     frames = []
     while trace is not None:
-        frames.append(Path(trace.tb_frame.f_code.co_filename))
+        # Alembic runs the files by the path it was given, relative or through a link.
+        frames.append(Path(os.path.realpath(trace.tb_frame.f_code.co_filename)))
         trace = trace.tb_next
     directory = directory.resolve()
     mine = [i for i, path in enumerate(frames) if path.is_relative_to(directory)]

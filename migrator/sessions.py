@@ -16,6 +16,7 @@ import pymysql
 
 from migrator import marker
 from migrator.database import error_code
+from migrator.watchdog import PROBE_SESSIONS
 
 if TYPE_CHECKING:
     from migrator.database import DriverConnection
@@ -106,6 +107,7 @@ def describe_ddl_blockers(connection: DriverConnection) -> str:
         except pymysql.err.MySQLError as error:
             refused += error_code(error) in _NOT_PERMITTED
             continue
+        rows = tuple(row for row in rows if row[0] not in PROBE_SESSIONS)
         if rows:
             return "; ".join(Session(*row[:5]).describe() for row in rows)
     if refused < len(queries):
@@ -148,7 +150,9 @@ def _own_sessions(connection: DriverConnection) -> list[Session]:
     return [
         session
         for session in _all_sessions(connection)
-        if session.id != current[0] and session.database == current[1]
+        if session.id != current[0]
+        and session.id not in PROBE_SESSIONS
+        and session.database == current[1]
     ]
 
 

@@ -15,7 +15,13 @@ from typing import Any
 
 import pymysql
 
-from migrator.database import ConnectionSettings, connect_once, error_code, wait_for_database
+from migrator.database import (
+    ConnectionSettings,
+    connect_once,
+    error_code,
+    session_errors,
+    wait_for_database,
+)
 from migrator.logs import get_logger
 from migrator.watchdog import watched
 
@@ -45,14 +51,24 @@ def shadow_database(server: ConnectionSettings) -> Iterator[ConnectionSettings |
     """
     admin = wait_for_database(server)
     name = shadow_name(server.target.database)
+    created = False
     try:
-        _execute(admin, f"CREATE DATABASE {quote_identifier(name)} CHARACTER SET utf8mb4")
-    except pymysql.err.MySQLError as error:
-        admin.close()
-        if error_code(error) in NO_PRIVILEGE:
-            yield None
-            return
+        # Unbounded but watched: a CREATE may wait behind a backup lock.
+        with watched(admin, server), session_errors(server.target):
+            try:
+                _execute(admin, f"CREATE DATABASE {quote_identifier(name)} CHARACTER SET utf8mb4")
+                created = True
+            except pymysql.err.MySQLError as error:
+                if error_code(error) not in NO_PRIVILEGE:
+                    raise
+    except BaseException:
+        with suppress(Exception):
+            admin.close()
         raise
+    if not created:
+        admin.close()
+        yield None
+        return
     log.info("created the shadow database", extra={"database": name})
     try:
         yield replace(server, target=replace(server.target, database=name))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
+from migrator import interrupts
 from migrator.logs import get_logger
 
 if TYPE_CHECKING:
@@ -31,6 +32,17 @@ log = get_logger()
 # The shortest probe delay: connect timeouts below a second would probe a busy
 # server several times a second for nothing.
 MIN_PROBE_DELAY = 1.0
+# Probes in a row that must go unanswered before the session is cut.
+UNANSWERED_PROBES = 2
+
+# The server's ids of this process's probe sessions: the runner's own, never a
+# session to name as blocking a DDL statement.
+PROBE_SESSIONS: set[int] = set()
+
+
+def _session_id(connection: pymysql.Connection[Any]) -> int:
+    session: int = connection.thread_id()  # type: ignore[no-untyped-call]
+    return session
 
 
 class Watchdog:
@@ -56,16 +68,23 @@ class Watchdog:
     def _watch(self) -> None:
         poll = min(0.25, self.probe_delay / 4)
         next_probe = 0.0
+        unanswered = 0
         while not self._stop.wait(poll):
             since = getattr(self.connection, "blocked_since", None)
             now = time.monotonic()
             if since is None or now - since < self.probe_delay or now < next_probe:
+                unanswered = 0 if since is None else unanswered
                 continue
             if self._server_answers():
+                unanswered = 0
                 next_probe = time.monotonic() + self.probe_delay
                 continue
             if getattr(self.connection, "blocked_since", None) is None:
                 continue  # the statement ended while the probe waited: all is well
+            # One unanswered probe may be a passing hiccup; a migration cut is costly.
+            unanswered += 1
+            if unanswered < UNANSWERED_PROBES:
+                continue
             log.warning(
                 "the server stopped answering: cutting the migration session",
                 extra={
@@ -92,6 +111,7 @@ class Watchdog:
             # The server may have dropped an idle probe session: one fresh login decides.
         try:
             self._probe = connect_once(self.settings.target, self.settings.connect_timeout)
+            PROBE_SESSIONS.add(_session_id(self._probe))
             return self._ask(self._probe)
         except pymysql.err.MySQLError as error:
             self._close_probe()
@@ -115,15 +135,22 @@ class Watchdog:
     def _close_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
+            PROBE_SESSIONS.discard(_session_id(probe))
             with suppress(Exception):
                 probe.close()
 
 
 def _is_answer(error: pymysql.err.MySQLError) -> bool:
-    """An error the server sent (no privilege, too many connections) proves it is alive."""
-    from migrator.database import ACCESS_ERRORS, error_code
+    """An error the server sent (no privilege, too many connections, an account limit)
+    proves it is alive; client-side errors (2000 and up: lost, timed out) do not."""
+    from migrator.database import error_code
 
-    return error_code(error) in ACCESS_ERRORS | {1040, 1203}
+    code = error_code(error)
+    return code is not None and code < CLIENT_ERRORS
+
+
+# MySQL's client library numbers its own errors from 2000; below are the server's.
+CLIENT_ERRORS = 2000
 
 
 @contextmanager
@@ -137,4 +164,5 @@ def watched(connection: DriverConnection, settings: ConnectionSettings) -> Itera
     try:
         yield watchdog
     finally:
-        watchdog.stop()
+        with interrupts.held():
+            watchdog.stop()

@@ -514,3 +514,102 @@ def test_a_least_privilege_waiter_names_the_lock_holder_by_connection(
 
     assert result.code == 5
     assert f"connection {holder_id} (its user is not visible" in result.error["message"]
+
+
+# --- Found in review ----------------------------------------------------------------------
+
+
+def test_without_the_lock_a_reader_takes_a_marker_for_a_migration_in_progress(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add(
+        "slow",
+        None,
+        upgrade=[sql("CREATE TABLE first_half (id INT PRIMARY KEY)"), "time.sleep(20)"],
+    )
+    started = time.monotonic()
+    applying = start_entrypoint(["upgrade"], migrate.env(MIGRATE_LOCK="none"), migrate.workdir)
+    deadline = time.monotonic() + 30
+    while "first_half" not in database.tables():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    status = migrate("status", "--exit-code", MIGRATE_LOCK="none")
+    applied = finish(applying, started)
+
+    assert status.code == 10, status.stderr  # not 6: the Galera Job is alive
+    assert applied.code == 0, applied.stderr
+
+
+def test_a_probe_refused_by_an_account_limit_is_an_answer(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    assert database.app_user is not None
+    database.server.execute(f"ALTER USER '{database.app_user[0]}'@'%' WITH MAX_USER_CONNECTIONS 1")
+    migrations.add("long", None, upgrade=[sql("SELECT SLEEP(5)")])
+
+    result = migrate(MIGRATE_CONNECT_TIMEOUT="1")
+
+    assert result.code == 0, result.stderr
+    assert database.version() == {"long"}
+
+
+def test_resolve_after_an_interrupted_branch_keeps_the_other_branch(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add("a", None, upgrade=[sql("CREATE TABLE ta (id INT PRIMARY KEY)")])
+    migrations.add("b", "a", upgrade=[sql("CREATE TABLE tb (id INT PRIMARY KEY)")])
+    migrations.add(
+        "c",
+        "a",
+        upgrade=[sql("CREATE TABLE tc (id INT PRIMARY KEY)"), "time.sleep(30)"],
+    )
+    migrations.add("m", ("b", "c"), upgrade=[sql("CREATE TABLE tm (id INT PRIMARY KEY)")])
+    assert migrate("upgrade", "b").code == 0
+    process = start_entrypoint(["upgrade", "c"], migrate.env(), migrate.workdir)
+    deadline = time.monotonic() + 30
+    while "tc" not in database.tables():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    process.kill()
+    process.communicate(timeout=30)
+
+    resolved = migrate("resolve", "c", "--applied")
+
+    assert resolved.code == 0, resolved.stderr
+    assert database.version() == {"b", "c"}
+    done = migrate()
+    assert done.code == 0, done.stderr
+    assert database.version() == {"m"}
+
+
+def test_the_watchdog_probe_is_never_named_as_a_blocker(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add("accounts", None, upgrade=[sql("CREATE TABLE accounts (id INT PRIMARY KEY)")])
+    migrations.add("alter", "accounts", upgrade=[sql("ALTER TABLE accounts ADD COLUMN level INT")])
+    assert migrate("upgrade", "accounts").code == 0
+    blocker, _ = hold_a_metadata_lock(database, as_app_user=False)
+    try:
+        # The ALTER waits 6 s: the watchdog's probe session is open by then.
+        result = migrate(MIGRATE_DDL_LOCK_TIMEOUT="6", MIGRATE_CONNECT_TIMEOUT="1")
+    finally:
+        blocker.close()  # type: ignore[attr-defined]
+
+    assert result.code == 6, result.stderr
+    assert "this user's own sessions in this database" not in result.error["message"]
+    assert "lacks the PROCESS privilege" in result.error["message"]
+
+
+def test_env_py_errors_are_exit_9_with_a_relative_migrations_directory(
+    migrate: Migrate, migrations: MigrationsDir
+) -> None:
+    migrations.chain(1)
+    assert migrate().code == 0
+    env_py = migrations.path / "env.py"
+    env_py.write_text("raise RuntimeError('env.py is broken')\n" + env_py.read_text())
+    relative = os.path.relpath(migrations.path, migrate.workdir)
+
+    result = migrate("check", MIGRATE_MIGRATIONS_DIR=relative)
+
+    assert result.code == 9, result.stderr

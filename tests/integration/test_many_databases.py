@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from migrator.marker import MARKER_TABLE
 from tests.conftest import (
     ScratchDatabase,
     Server,
@@ -170,6 +171,26 @@ def test_status_shows_each_shard_and_flags_disagreement(
     assert "3 pending" in lines[1 + 4]
     assert lines[-1] == "shards disagree: 2 different revisions"
     assert "***" not in result.stdout or "mysql://" in result.stdout
+
+
+def test_status_names_an_interrupted_shard_and_fails_only_with_exit_code(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = game_migrations(tmp_path)
+    settings = {**template(shards), "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path)}
+    assert migrate("upgrade", "--target", "game", **settings).code == 0
+    # What a runner killed halfway through a revision of shard 5 leaves behind.
+    shards[5].execute(
+        f"INSERT INTO {MARKER_TABLE} VALUES (1, 'g0003', 'g0002', 'g0003', NOW(6), 'pod-x pid 1')"
+    )
+
+    plain = migrate("status", "--target", "game", **settings)
+    gated = migrate("status", "--target", "game", "--exit-code", **settings)
+
+    assert plain.code == 0, plain.stderr
+    assert "interrupted" in plain.stdout.splitlines()[1 + 5]
+    assert gated.code == 6
+    assert "1 shard(s) have a revision left partly applied (shards 5)" in gated.error["message"]
 
 
 def test_autogenerate_for_a_named_target_writes_into_its_own_directory(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from typing import Any, cast
 
+import pymysql
 import pytest
 import sqlalchemy as sa
 
 from migrator import interrupts
+from migrator.apply import _Progress
 from migrator.database import MAX_BACKOFF, ConnectionSettings, wait_for_database
-from migrator.errors import DatabaseUnreachable, Interrupted
+from migrator.errors import DatabaseUnreachable, Interrupted, ScriptError
 from migrator.lock import MAX_LOCK_NAME, lock_name
 from migrator.review import describe_diff
 from migrator.target import parse_database_url
@@ -98,3 +101,32 @@ def test_describe_diff_names_the_objects() -> None:
         ("modify_nullable", None, "accounts", "level", {}, True, False)
     ]
     assert describe_diff(modification) == "modify_nullable accounts.level"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            pymysql.err.OperationalError(2013, "Lost connection to MySQL server"),
+            DatabaseUnreachable,
+        ),
+        (pymysql.err.OperationalError(2006, "MySQL server has gone away"), DatabaseUnreachable),
+        (RuntimeError("env.py is broken"), ScriptError),
+        (SystemExit(0), ScriptError),
+    ],
+    ids=["lost", "gone away", "env.py raised", "env.py exited"],
+)
+def test_a_failure_outside_any_revision_keeps_its_meaning(
+    error: BaseException, expected: type[Exception]
+) -> None:
+    # Between revisions (preparing the session, recording a marker) nothing is
+    # half-done: a lost connection is exit 3, which pods retry, not exit 6.
+    progress = _Progress(
+        script=cast("Any", None),
+        connection=cast("Any", None),
+        runner="test",
+        ddl_lock_timeout=30,
+        stamped=(),
+    )
+
+    assert type(progress.failure(error)) is expected

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
+from migrator.errors import MigrationFailed
 from migrator.logs import Redactor, configure_logging, get_logger
+from migrator.report import MAX_MESSAGE, RunReport, write_termination_message
 
 
 @pytest.fixture
@@ -87,3 +90,16 @@ def test_very_short_secrets_are_not_searched_for(stream: io.StringIO) -> None:
     get_logger().info("a cab and abcd")
 
     assert json.loads(stream.getvalue())["message"] == "a cab and ***"
+
+
+def test_the_termination_message_is_cut_only_once_masked(tmp_path: Path) -> None:
+    secret = "s3cret-password-straddling"
+    message = "x" * (MAX_MESSAGE - 5) + secret + " and more"
+    path = tmp_path / "termination-log"
+    summary = RunReport().summary(6, MigrationFailed(message), 1.0)
+
+    write_termination_message(path, summary, Redactor([secret]).values)
+
+    written = json.loads(path.read_text())["message"]
+    assert len(written) <= MAX_MESSAGE
+    assert "s3cre" not in written

@@ -1,0 +1,61 @@
+"""A real server restart in the middle of a revision, and the first logins after it.
+
+Restarting the server under test would break every test running beside it, so
+these tests are marked `restarts_server`: `make test-servers` runs them alone,
+after the parallel suite, against the servers tests/servers/real-servers.sh owns
+(TEST_SERVER_NAME), and `make test` leaves them out (the host's server is shared).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint
+from tests.integration.conftest import Migrate, MigrationsDir, sql
+
+pytestmark = pytest.mark.restarts_server
+
+SERVERS_SCRIPT = PROJECT_ROOT / "tests" / "servers" / "real-servers.sh"
+
+
+def restart_server_under_test() -> None:
+    name = os.environ.get("TEST_SERVER_NAME")
+    if not name:
+        pytest.fail("TEST_SERVER_NAME names the server to restart (make test-servers sets it)")
+    subprocess.run(["bash", str(SERVERS_SCRIPT), "restart", name], check=True, timeout=300)
+
+
+def test_a_restart_mid_revision_is_named_by_the_next_run_after_a_full_login(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.add(
+        "slow",
+        None,
+        upgrade=[
+            sql("CREATE TABLE first_half (id INT PRIMARY KEY)"),
+            sql("SELECT SLEEP(60)"),
+            sql("CREATE TABLE second_half (id INT PRIMARY KEY)"),
+        ],
+    )
+    started = time.monotonic()
+    process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
+    deadline = time.monotonic() + 30
+    while "first_half" not in database.tables():
+        assert time.monotonic() < deadline, "the revision never started"
+        time.sleep(0.1)
+
+    restart_server_under_test()
+    cut = finish(process, started, timeout=120)
+
+    assert cut.code in {3, 6}, cut.stderr
+    assert "revision slow" in cut.error["message"]
+    # After a restart every account logs in with full authentication (caching_sha2's
+    # cache is empty on MySQL); then the interrupted revision is named, not re-run.
+    after = migrate(MIGRATE_WAIT_TIMEOUT="60")
+    assert after.code == 6, after.stderr
+    assert "the upgrade of revision slow was interrupted" in after.error["message"]
+    assert "second_half" not in database.tables()
