@@ -62,14 +62,14 @@ status: install ## Show the database's revision and what is pending
 	$(RUN) status
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
-	$(PYTEST) tests/unit tests/integration
+	$(PYTEST) -m "not restarts_server" tests/unit tests/integration
 	$(BIN)/python -m pytest tests/e2e  # one image build and one compose project at a time
 
 test-unit: install ## Run the tests that need no server
 	$(PYTEST) tests/unit
 
 test-integration: install ## Run the tests against the MySQL/MariaDB server in TEST_DATABASE_URL
-	$(PYTEST) tests/integration
+	$(PYTEST) -m "not restarts_server" tests/integration
 
 test-e2e: install ## Build the image and run it and the compose chain with Docker
 	$(BIN)/python -m pytest tests/e2e
@@ -85,8 +85,10 @@ test-servers: install servers ## Run the integration suite against MySQL 9.7 and
 	for name in $(TEST_SERVERS); do \
 		variable="TEST_DATABASE_URL_$${name^^}"; \
 		echo "== integration suite against $$name" >&2; \
-		TEST_DATABASE_URL="$${!variable}" TEST_DATABASE_CA="$$($(SERVERS) ca $$name)" \
-			$(PYTEST) tests/integration || exit 1; \
+		export TEST_DATABASE_URL="$${!variable}" TEST_DATABASE_CA="$$($(SERVERS) ca $$name)" \
+			TEST_SERVER_NAME="$$name"; \
+		$(PYTEST) -m "not restarts_server" tests/integration || exit 1; \
+		$(BIN)/python -m pytest -m restarts_server tests/integration || exit 1; \
 	done
 
 bench: install ## Compare this runner with plain Alembic and dbmate (BENCH_ARGS="--revisions 300")
