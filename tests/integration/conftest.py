@@ -321,18 +321,30 @@ def start_owned_server(base: Path, *options: str) -> OwnedServer:
             pytest.fail(message)
         pytest.skip(message)
     data = base / "data"
-    subprocess.run(
-        [
-            "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={data}",
-            "--user=root",
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    # Several test servers start at once (one set per xdist worker), beside the
+    # project's real servers: no native AIO, whose contexts are a machine-wide limit.
+    lean = ["--innodb-use-native-aio=0", "--innodb-buffer-pool-size=32M"]
+    for attempt in range(2):
+        installed = subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                f"--datadir={data}",
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                *lean,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if installed.returncode == 0:
+            break
+        shutil.rmtree(data, ignore_errors=True)
+        if attempt:
+            output = (installed.stdout + installed.stderr).strip().splitlines()
+            raise RuntimeError("mariadb-install-db failed:\n" + "\n".join(output[-20:]))
     port = free_port()
     socket_path = data / "mysqld.sock"
     process = subprocess.Popen(
@@ -345,7 +357,7 @@ def start_owned_server(base: Path, *options: str) -> OwnedServer:
             "--bind-address=127.0.0.1",
             "--user=root",
             "--skip-log-bin",
-            "--innodb-buffer-pool-size=32M",
+            *lean,
             f"--log-error={base / 'error.log'}",
             *options,
         ],

@@ -132,13 +132,21 @@ unmount_under() { # unmount everything mounted at or below $1 (deepest first)
         sort -r | while read -r m; do umount -l "$m" || true; done
 }
 
+ensure_debootstrap() {
+    # Once, before the builds run in parallel (two apt-gets would fight over dpkg's lock).
+    command -v debootstrap >/dev/null && return 0
+    log "installing debootstrap"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends debootstrap; } >&2 ||
+        die "debootstrap is not installed and could not be (apt-get install debootstrap)"
+}
+
 build_root() {
     if [[ -f $ROOT/.migrator-root-complete ]]; then
         return 0
     fi
     [[ -e $ROOT ]] && die "$ROOT exists but is not a finished root; remove it (after 'down')"
-    command -v debootstrap >/dev/null ||
-        die "debootstrap is not installed (apt-get update && apt-get install -y debootstrap)"
+    command -v debootstrap >/dev/null || die "debootstrap is not installed"
     local mirror tmp t started
     mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
     mirror=${mirror:-http://deb.debian.org/debian}
@@ -367,6 +375,7 @@ cmd_up() {
     for name in "${SERVERS[@]}"; do
         select_server "$name"
         if [[ ! -f $ROOT/.migrator-root-complete ]]; then
+            ensure_debootstrap
             (build_root) &
             pids+=($!) names+=("$name")
         fi
