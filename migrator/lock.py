@@ -19,7 +19,6 @@ from migrator import interrupts, marker
 from migrator.database import error_code, error_text, io_bound
 from migrator.errors import LockTimeout
 from migrator.logs import get_logger
-from migrator.sessions import describe_holder
 
 if TYPE_CHECKING:
     from migrator.database import DriverConnection
@@ -110,6 +109,9 @@ def acquire(
             return waited
         if got is None:
             raise LockTimeout(f"GET_LOCK({name!r}) failed on the server")
+        # Only a waiter names the holder: the no-op path does not import the lookups.
+        from migrator.sessions import describe_holder
+
         with io_bound(connection, answer_timeout):
             holder = describe_holder(connection, name)
         if time.monotonic() >= deadline:
