@@ -113,6 +113,14 @@ class MigrationsDir:
         return created
 
 
+def wait_for_table(database: ScratchDatabase, table: str, limit: float = 30) -> None:
+    """Wait until a revision running in another process has created ``table``."""
+    deadline = time.monotonic() + limit
+    while table not in database.tables():
+        assert time.monotonic() < deadline, f"{table} never appeared"
+        time.sleep(0.1)
+
+
 def sql(statement: str) -> str:
     return f"op.execute({statement!r})"
 

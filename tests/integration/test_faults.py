@@ -19,20 +19,13 @@ from tests.conftest import (
     kill_hard,
     start_entrypoint,
 )
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql
+from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql, wait_for_table
 
 SLOW_REVISION = [
     sql("CREATE TABLE first_half (id INT PRIMARY KEY)"),
     "time.sleep(30)",
     sql("CREATE TABLE second_half (id INT PRIMARY KEY)"),
 ]
-
-
-def wait_for_table(database: ScratchDatabase, table: str, limit: float = 30) -> None:
-    deadline = time.monotonic() + limit
-    while table not in database.tables():
-        assert time.monotonic() < deadline, f"{table} never appeared"
-        time.sleep(0.1)
 
 
 def test_sigkill_mid_revision_leaves_a_marker_that_blocks_until_resolved(

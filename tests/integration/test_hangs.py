@@ -13,7 +13,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import Result, ScratchDatabase, finish, scratch_databases, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, OwnedServer, SilentPort, sql
+from tests.integration.conftest import (
+    Migrate,
+    MigrationsDir,
+    OwnedServer,
+    SilentPort,
+    sql,
+    wait_for_table,
+)
 
 # The settings the hostile tester used: with these, every case must end well within 30 s.
 TIGHT = {"MIGRATE_WAIT_TIMEOUT": "4", "MIGRATE_CONNECT_TIMEOUT": "1"}
@@ -67,10 +74,7 @@ def test_a_server_frozen_while_runners_wait_for_the_lock_ends_them_all(
     holder = start_entrypoint(["upgrade"], env, migrate.workdir)
     waiters: list[subprocess.Popen[str]] = []
     try:
-        deadline = time.monotonic() + 30
-        while "first_half" not in owned_database.tables():
-            assert time.monotonic() < deadline, "the slow revision never started"
-            time.sleep(0.1)
+        wait_for_table(owned_database, "first_half")
         waiters = [start_entrypoint(["upgrade"], env, migrate.workdir) for _ in range(3)]
         time.sleep(2)  # the waiters are in GET_LOCK
         owned_server.freeze()

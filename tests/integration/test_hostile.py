@@ -23,7 +23,14 @@ from tests.conftest import (
     start_entrypoint,
     wait_for_line,
 )
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
+from tests.integration.conftest import (
+    Migrate,
+    MigrationsDir,
+    SchemaModule,
+    Users,
+    sql,
+    wait_for_table,
+)
 
 # --- A partly applied revision never passes as "at head" ---------------------------------
 
@@ -150,10 +157,7 @@ def test_a_revision_in_progress_is_not_mistaken_for_an_interrupted_one(
     )
     started = time.monotonic()
     applying = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
-    deadline = time.monotonic() + 30
-    while "first_half" not in database.tables():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_table(database, "first_half")
 
     status = migrate("status", "--exit-code")
     check = migrate("check")
@@ -529,10 +533,7 @@ def test_without_the_lock_a_reader_takes_a_marker_for_a_migration_in_progress(
     )
     started = time.monotonic()
     applying = start_entrypoint(["upgrade"], migrate.env(MIGRATE_LOCK="none"), migrate.workdir)
-    deadline = time.monotonic() + 30
-    while "first_half" not in database.tables():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_table(database, "first_half")
 
     status = migrate("status", "--exit-code", MIGRATE_LOCK="none")
     applied = finish(applying, started)
@@ -567,10 +568,7 @@ def test_resolve_after_an_interrupted_branch_keeps_the_other_branch(
     migrations.add("m", ("b", "c"), upgrade=[sql("CREATE TABLE tm (id INT PRIMARY KEY)")])
     assert migrate("upgrade", "b").code == 0
     process = start_entrypoint(["upgrade", "c"], migrate.env(), migrate.workdir)
-    deadline = time.monotonic() + 30
-    while "tc" not in database.tables():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_table(database, "tc")
     process.kill()
     process.communicate(timeout=30)
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.integration.conftest import Migrate, MigrationsDir, sql, wait_for_table
 
 pytestmark = pytest.mark.restarts_server
 
@@ -43,10 +43,7 @@ def test_a_restart_mid_revision_is_named_by_the_next_run_after_a_full_login(
     )
     started = time.monotonic()
     process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
-    deadline = time.monotonic() + 30
-    while "first_half" not in database.tables():
-        assert time.monotonic() < deadline, "the revision never started"
-        time.sleep(0.1)
+    wait_for_table(database, "first_half")
 
     restart_server_under_test()
     cut = finish(process, started, timeout=120)
