@@ -6,11 +6,13 @@ The runner puts the live connection, the target metadata and its callbacks in
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import sqlalchemy
 from alembic.autogenerate import render
+from alembic.autogenerate.compare import server_defaults
 from alembic.config import Config
 from alembic.operations import ops
 from alembic.runtime.plugins import Plugin, _all_plugins
@@ -47,7 +49,7 @@ def context_options(config: Config) -> dict[str, Any]:
         "transaction_per_migration": True,
         "on_version_apply": config.attributes.get(ON_VERSION_APPLY, ()),
         "include_name": include_name,
-        "autogenerate_plugins": ["alembic.autogenerate.*", AUTOINCREMENT_PLUGIN],
+        "autogenerate_plugins": ["alembic.autogenerate.*", MYSQL_PLUGIN],
     }
 
 
@@ -70,10 +72,42 @@ def compare_type(
         unsigned = getattr(inspected_type, "unsigned", False)
         if unsigned != getattr(metadata_type, "unsigned", False):
             return True
+    if isinstance(metadata_type, sqlalchemy.String) and _collation_differs(
+        context, inspected_column, metadata_type
+    ):
+        return True
     return None
 
 
+def _collation_differs(context: Any, inspected_column: Any, metadata_type: Any) -> bool:
+    """A column's character set or collation differs from the one the schema module states.
+
+    Alembic compares them only when both sides state them, but MySQL reflects them
+    only when they differ from the table's default, so a change from the default is
+    invisible to it. The server's own record of the column settles it.
+    """
+    wanted_charset = getattr(metadata_type, "charset", None)
+    wanted_collation = getattr(metadata_type, "collation", None)
+    if not (wanted_charset or wanted_collation):
+        return False
+    row = context.connection.execute(
+        sqlalchemy.text(
+            "SELECT character_set_name, collation_name FROM information_schema.columns"
+            " WHERE table_schema = DATABASE() AND table_name = :table AND column_name = :column"
+        ),
+        {"table": inspected_column.table.name, "column": inspected_column.name},
+    ).first()
+    if row is None:
+        return False
+    charset, collation = row
+    return bool(
+        (wanted_charset and wanted_charset.lower() != (charset or "").lower())
+        or (wanted_collation and wanted_collation.lower() != (collation or "").lower())
+    )
+
+
 _CURRENT_TIMESTAMP = {"current_timestamp", "current_timestamp()", "now()", "localtimestamp"}
+_PRECISE_TIMESTAMP = re.compile(r"(?:current_timestamp|now|localtimestamp)\s*\(\s*(\d+)\s*\)")
 _BOOLEANS = {"true": "1", "false": "0"}
 
 
@@ -82,6 +116,10 @@ def normalize_default(default: str | None) -> str | None:
     `'0'`, `0`, `0.00` or `(0)`, and `CURRENT_TIMESTAMP` as `current_timestamp()`."""
     if default is None:
         return None
+    # `CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP` comes back as one default text.
+    parts = re.split(r"\s+on\s+update\s+", default.strip(), flags=re.IGNORECASE)
+    if len(parts) > 1:
+        return " on update ".join(str(normalize_default(part)) for part in parts)
     text = default.strip()
     while len(text) >= 2 and text[0] == "(" and text[-1] == ")":
         text = text[1:-1].strip()
@@ -90,6 +128,9 @@ def normalize_default(default: str | None) -> str | None:
     lowered = text.lower()
     if lowered in _CURRENT_TIMESTAMP:
         return "current_timestamp"
+    precise = _PRECISE_TIMESTAMP.fullmatch(lowered)
+    if precise:  # CURRENT_TIMESTAMP(6), now(6)
+        return f"current_timestamp({precise.group(1)})"
     text = _BOOLEANS.get(lowered, text)
     try:
         return str(Decimal(text).normalize()) if text else text
@@ -131,6 +172,32 @@ def compare_autoincrement(  # noqa: PLR0917 - the signature is Alembic's
     return PriorityDispatchResult.CONTINUE
 
 
+def compare_computed_first(  # noqa: PLR0917 - the signature is Alembic's
+    autogen_context: Any,
+    alter_column_op: ops.AlterColumnOp,
+    schema: str | None,
+    table_name: str,
+    column_name: str,
+    inspected_column: sqlalchemy.Column[Any],
+    metadata_column: sqlalchemy.Column[Any],
+) -> PriorityDispatchResult:
+    """Generated columns go to Alembic's computed comparison before the server-default
+    callable, which Alembic would otherwise hand a Computed it cannot read (`.arg`)."""
+    if isinstance(inspected_column.server_default, sqlalchemy.Computed) or isinstance(
+        metadata_column.server_default, sqlalchemy.Computed
+    ):
+        return server_defaults._compare_computed_default(
+            autogen_context,
+            alter_column_op,
+            schema,
+            table_name,
+            column_name,
+            inspected_column,
+            metadata_column,
+        )
+    return PriorityDispatchResult.CONTINUE
+
+
 def _render_alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
     # Alembic renders `autoincrement=` from the metadata on every alter_column;
     # for an AUTO_INCREMENT change it must follow the direction of the change.
@@ -140,11 +207,20 @@ def _render_alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
     return rendered
 
 
-AUTOINCREMENT_PLUGIN = "migrator.autoincrement"
-if AUTOINCREMENT_PLUGIN not in _all_plugins:
-    Plugin(AUTOINCREMENT_PLUGIN).add_autogenerate_comparator(
+MYSQL_PLUGIN = "migrator.mysql"
+if MYSQL_PLUGIN not in _all_plugins:
+    plugin = Plugin(MYSQL_PLUGIN)
+    plugin.add_autogenerate_comparator(
         compare_autoincrement, "column", "autoincrement", priority=DispatchPriority.LAST
     )
+    for dialect in ("mysql", "mariadb"):  # a dialect's comparators run before the defaults
+        plugin.add_autogenerate_comparator(
+            compare_computed_first,
+            "column",
+            "server_default",
+            qualifier=dialect,
+            priority=DispatchPriority.FIRST,
+        )
     render.renderers.dispatch_for(ops.AlterColumnOp, replace=True)(_render_alter_column)
 
 

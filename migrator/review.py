@@ -1,7 +1,8 @@
-"""What a generated revision does, and which of its operations can lose data.
+"""What a generated revision does, with the risks of each operation marked for its reviewer.
 
 Printed after autogenerate writes a revision, so the person reviewing it sees
-the risk at a glance instead of reading every line.
+at a glance which operations can lose data and which can copy a whole table
+while blocking writes, instead of reading every line.
 """
 
 from __future__ import annotations
@@ -20,14 +21,30 @@ _INTEGER_RANK = {"TINYINT": 1, "SMALLINT": 2, "MEDIUMINT": 3, "INT": 4, "INTEGER
 class Operation:
     description: str
     destructive: bool
+    # Why MySQL may copy the whole table while blocking writes; None when it need not.
+    copies_table: str | None = None
 
 
 def summarize(upgrade_ops: ops.UpgradeOps) -> list[Operation]:
     summary = []
     for diff in upgrade_ops.as_diffs():
         for item in diff if isinstance(diff, list) else [diff]:
-            summary.append(Operation(describe_diff(item), _destructive(item)))
+            summary.append(Operation(describe_diff(item), _destructive(item), _copies_table(item)))
     return summary
+
+
+def _copies_table(diff: Any) -> str | None:
+    """The operations that MySQL and MariaDB cannot run in place on a big table."""
+    operation = diff[0]
+    if operation == "modify_type":
+        return "a type change copies the table and blocks writes, unless the server widens in place"
+    if operation in {"add_pk", "remove_pk"}:
+        return "a primary key change rebuilds the table"
+    if operation == "add_column":
+        computed = diff[-1].computed
+        if computed is not None and computed.persisted:
+            return "adding a stored generated column copies the table and blocks writes"
+    return None
 
 
 def describe_diff(diff: Any) -> str:

@@ -39,6 +39,7 @@ from migrator.errors import (
 )
 from migrator.lock import MigrationLock, left_behind
 from migrator.logs import get_logger
+from migrator.ordering import metadata_shape, reflected_shape, runnable
 from migrator.report import RunReport
 from migrator.review import Operation, describe_diff, summarize
 from migrator.scripts import (
@@ -461,7 +462,11 @@ def _write_revision(
         if directives and directives[0].upgrade_ops.is_empty():
             directives[:] = []  # no empty revisions
         elif directives:
-            operations.extend(summarize(directives[0].upgrade_ops))
+            script = directives[0]
+            live = reflected_shape(connection, _user_tables(connection))
+            script.upgrade_ops.ops = runnable(script.upgrade_ops.ops, live)
+            script.downgrade_ops.ops = runnable(script.downgrade_ops.ops, metadata_shape(metadata))
+            operations.extend(summarize(script.upgrade_ops))
 
     with _alembic_chatter_silenced(), running_env_py(project):
         path = _written_path(
@@ -475,14 +480,28 @@ def _write_revision(
     destructive = [operation for operation in operations if operation.destructive]
     log.info(
         "revision written",
-        extra={"path": str(path), "operations": len(operations), "destructive": len(destructive)},
+        extra={
+            "path": str(path),
+            "operations": len(operations),
+            "destructive": len(destructive),
+            "may_block_writes": sum(1 for operation in operations if operation.copies_table),
+        },
     )
     for operation in operations:
         if operation.destructive:
             log.warning(f"destructive: {operation.description}: review it before merging")
         else:
             log.info(f"operation: {operation.description}")
+        if operation.copies_table:
+            log.warning(f"may block writes: {operation.description}: {operation.copies_table}")
     return path
+
+
+def _user_tables(connection: sqlalchemy.Connection) -> list[str]:
+    bookkeeping = {"alembic_version", marker.MARKER_TABLE}
+    return [
+        name for name in sqlalchemy.inspect(connection).get_table_names() if name not in bookkeeping
+    ]
 
 
 def revision(project: Project, message: str) -> Path:

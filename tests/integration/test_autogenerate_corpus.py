@@ -9,7 +9,7 @@ a `downgrade -1` whose reflected schema equals "before", and `upgrade` again.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+from tests.conftest import ScratchDatabase, url_of
+from tests.integration.conftest import SCHEMA_TEMPLATE, Migrate, MigrationsDir, SchemaModule
 
 ACCOUNTS = """
 accounts = sa.Table(
@@ -61,6 +61,68 @@ NAME = 'sa.Column("name", sa.String(40), nullable=False),'
 EMAIL = 'sa.Column("email", sa.String(100), nullable=True),'
 BALANCE = 'sa.Column("balance", sa.Numeric(10, 2), nullable=False, server_default="0"),'
 KIND = 'sa.Enum("free", "paid", name="kind")'
+INVENTORY = """
+inventory = sa.Table(
+    "inventory", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("item", sa.String(20), nullable=False),
+)
+"""
+SLOTS = """
+slots = sa.Table(
+    "slots", metadata,
+    sa.Column("account_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
+)
+"""
+ITEMS_KEY = (
+    '    sa.ForeignKeyConstraint(["account_id", "slot"], ["slots.account_id", "slots.slot"]),\n'
+)
+ITEMS = """
+items = sa.Table(
+    "items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("slot", sa.Integer, nullable=False),
+    sa.ForeignKeyConstraint(["account_id", "slot"], ["slots.account_id", "slots.slot"]),
+)
+"""
+NODES = """
+nodes = sa.Table(
+    "nodes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("nodes.id"), nullable=True, index=True),
+)
+"""
+TEAMS_AND_PLAYERS = """
+teams = sa.Table(
+    "teams", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("captain_id", sa.Integer, sa.ForeignKey("players.id"), nullable=True, index=True),
+)
+players = sa.Table(
+    "players", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id"), nullable=True, index=True),
+)
+"""
+# A foreign key whose only index is a composite one that starts with its column.
+EVENTS = """
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+)
+"""
+EVENTS_BY_TIME = "sa.Index(None, events.c.account_id, events.c.at)\n"
+EVENTS_BY_KIND = "sa.Index(None, events.c.account_id, events.c.kind)\n"
+INVENTORY_INDEXED = 'sa.ForeignKey("accounts.id"), nullable=False, index=True),'
+GUILD_ID = (
+    '\n    sa.Column("guild_id", sa.Integer, sa.ForeignKey("guild.id"), nullable=True, index=True),'
+)
 
 
 @dataclass(frozen=True)
@@ -192,6 +254,144 @@ CASES = [
     ),
 ]
 
+
+def add_column(name: str, definition: str) -> Case:
+    """A case that adds one column to `status`, after `hp`."""
+    return change(name, HP, HP + "\n    " + definition)
+
+
+CASES += [
+    # Foreign keys and the indexes they need, in every order MySQL is particular about.
+    Case("add_table_with_indexed_foreign_key", BASE, BASE + INVENTORY),
+    Case("drop_table_with_indexed_foreign_key", BASE + INVENTORY, BASE),
+    Case("add_tables_with_composite_foreign_key", BASE, BASE + SLOTS + ITEMS),
+    Case("drop_tables_with_composite_foreign_key", BASE + SLOTS + ITEMS, BASE),
+    Case(
+        "add_composite_foreign_key_to_existing_tables",
+        BASE
+        + SLOTS
+        + ITEMS.replace(
+            ITEMS_KEY,
+            "",
+        ),
+        BASE + SLOTS + ITEMS,
+    ),
+    Case("add_self_referencing_table", BASE, BASE + NODES),
+    Case("drop_self_referencing_table", BASE + NODES, BASE),
+    Case("add_tables_referencing_each_other", BASE, BASE + TEAMS_AND_PLAYERS),
+    Case("drop_tables_referencing_each_other", BASE + TEAMS_AND_PLAYERS, BASE),
+    Case("drop_referenced_and_referencing_tables", WITH_FK, ""),
+    Case(
+        "add_indexed_foreign_key_column",
+        BASE + GUILD,
+        (BASE + GUILD).replace(NAME, NAME + GUILD_ID),
+    ),
+    Case(
+        "drop_indexed_foreign_key_column",
+        (BASE + GUILD).replace(NAME, NAME + GUILD_ID),
+        BASE + GUILD,
+    ),
+    Case(
+        "add_foreign_key_column_referencing_new_table",
+        BASE,
+        BASE.replace(NAME, NAME + GUILD_ID) + GUILD,
+    ),
+    Case(
+        "drop_index_a_foreign_key_needs",
+        BASE + INVENTORY,
+        BASE + INVENTORY.replace(INVENTORY_INDEXED, INVENTORY_INDEXED.replace(", index=True", "")),
+    ),
+    Case(
+        "index_the_column_of_a_foreign_key",
+        BASE + INVENTORY.replace(INVENTORY_INDEXED, INVENTORY_INDEXED.replace(", index=True", "")),
+        BASE + INVENTORY,
+    ),
+    Case("drop_composite_index_a_foreign_key_needs", BASE + EVENTS + EVENTS_BY_TIME, BASE + EVENTS),
+    Case(
+        "add_composite_index_serving_a_foreign_key", BASE + EVENTS, BASE + EVENTS + EVENTS_BY_TIME
+    ),
+    Case(
+        "replace_composite_index_a_foreign_key_needs",
+        BASE + EVENTS + EVENTS_BY_TIME,
+        BASE + EVENTS + EVENTS_BY_KIND,
+    ),
+    Case(
+        "drop_unique_constraint_a_foreign_key_needs",
+        BASE + EVENTS + 'events.append_constraint(sa.UniqueConstraint("account_id", "at"))\n',
+        BASE + EVENTS,
+    ),
+    Case(
+        "add_unique_constraint_single_column",
+        BASE + GUILD,
+        BASE + GUILD + 'guild.append_constraint(sa.UniqueConstraint("name"))\n',
+    ),
+    Case(
+        "drop_unique_column",
+        BASE.replace(EMAIL, EMAIL.replace("nullable=True", "nullable=True, unique=True")),
+        BASE,
+    ),
+    # MySQL's own types.
+    add_column("add_json_column", 'sa.Column("profile", sa.JSON, nullable=True),'),
+    add_column("add_datetime6_column", 'sa.Column("seen", mysql.DATETIME(fsp=6), nullable=True),'),
+    add_column(
+        "add_timestamp_on_update_column",
+        'sa.Column("updated_at", mysql.TIMESTAMP, nullable=False,'
+        ' server_default=sa.text("CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP")),',
+    ),
+    add_column("add_mediumtext_column", 'sa.Column("bio", mysql.MEDIUMTEXT, nullable=True),'),
+    add_column("add_longblob_column", 'sa.Column("avatar", mysql.LONGBLOB, nullable=True),'),
+    add_column("add_bit_column", 'sa.Column("flags", mysql.BIT(8), nullable=True),'),
+    add_column("add_year_column", 'sa.Column("since", mysql.YEAR, nullable=True),'),
+    add_column(
+        "add_set_column", 'sa.Column("perks", mysql.SET("fly", "swim", "dig"), nullable=True),'
+    ),
+    add_column("add_double_column", 'sa.Column("ratio", mysql.DOUBLE, nullable=True),'),
+    add_column(
+        "add_unsigned_bigint_column",
+        'sa.Column("gold", mysql.BIGINT(unsigned=True), nullable=False, server_default="0"),',
+    ),
+    # Character sets and collations per column.
+    add_column(
+        "add_column_with_charset",
+        'sa.Column("tag", mysql.VARCHAR(10, charset="latin1"), nullable=True),',
+    ),
+    change(
+        "change_column_collation",
+        NAME,
+        NAME.replace("sa.String(40)", 'mysql.VARCHAR(40, collation="utf8mb4_bin")'),
+    ),
+    # Generated columns.
+    add_column(
+        "add_virtual_generated_column",
+        'sa.Column("hp_double", sa.Integer, sa.Computed("hp * 2", persisted=False)),',
+    ),
+    add_column(
+        "add_stored_generated_column",
+        'sa.Column("hp_half", sa.Integer, sa.Computed("hp div 2", persisted=True)),',
+    ),
+    # CHECK constraints, enforced by MariaDB and MySQL 8.0.16+.
+    Case(
+        "add_table_with_check_constraint",
+        BASE,
+        BASE
+        + GUILD.replace(
+            '    comment="player guilds",',
+            '    sa.CheckConstraint("char_length(name) > 2", name="ck_guild_name_long"),\n'
+            '    comment="player guilds",',
+        ),
+    ),
+    # Server defaults that are expressions.
+    add_column(
+        "add_column_with_expression_default",
+        'sa.Column("max_hp", sa.Integer, nullable=False, server_default=sa.text("(30 * 2)")),',
+    ),
+    add_column(
+        "add_datetime6_with_now_default",
+        'sa.Column("born", mysql.DATETIME(fsp=6), nullable=False,'
+        ' server_default=sa.text("CURRENT_TIMESTAMP(6)")),',
+    ),
+]
+
 KNOWN_LIMITATIONS = {
     "rename_column": (
         change("rename_column", '"armor_lv"', '"armor_level"'),
@@ -206,12 +406,21 @@ KNOWN_LIMITATIONS = {
         ),
         "Alembic does not compare table options (ENGINE, DEFAULT CHARSET, ROW_FORMAT)",
     ),
+    "add_check_constraint_to_existing_table": (
+        Case(
+            "add_check_constraint_to_existing_table",
+            BASE,
+            BASE + 'status.append_constraint(sa.CheckConstraint("hp >= 0", name="ck_hp"))\n',
+        ),
+        "Alembic does not compare CHECK constraints: it writes them with a new table only;"
+        " add one to an existing table by hand with op.create_check_constraint",
+    ),
 }
 
 
-def reflect(database: ScratchDatabase) -> dict[str, Any]:
-    """The database's schema as plain data, for comparing structures rather than text."""
-    engine = sa.create_engine(database.url.replace("mysql://", "mysql+pymysql://"))
+def reflect(url: str) -> dict[str, Any]:
+    """A database's schema as plain data, for comparing structures rather than text."""
+    engine = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
     dialect = mysql.dialect()
     try:
         inspector = sa.inspect(engine)
@@ -220,7 +429,8 @@ def reflect(database: ScratchDatabase) -> dict[str, Any]:
             set(inspector.get_table_names()) - {"alembic_version", "migrator_run_marker"}
         ):
             schema[table] = {
-                "columns": [
+                # Alembic adds a column last; its position is not compared.
+                "columns": sorted(
                     (
                         c["name"],
                         c["type"].compile(dialect=dialect),
@@ -228,9 +438,10 @@ def reflect(database: ScratchDatabase) -> dict[str, Any]:
                         c.get("default"),
                         c.get("autoincrement"),
                         c.get("comment"),
+                        tuple(sorted((c.get("computed") or {}).items())),
                     )
                     for c in inspector.get_columns(table)
-                ],
+                ),
                 "pk": inspector.get_pk_constraint(table)["constrained_columns"],
                 "indexes": sorted(
                     (i["name"], tuple(i["column_names"]), bool(i["unique"]))
@@ -246,11 +457,31 @@ def reflect(database: ScratchDatabase) -> dict[str, Any]:
                     )
                     for fk in inspector.get_foreign_keys(table)
                 ),
+                "checks": sorted(
+                    (check["name"], check["sqltext"])
+                    for check in inspector.get_check_constraints(table)
+                ),
                 "comment": inspector.get_table_comment(table).get("text"),
             }
         return schema
     finally:
         engine.dispose()
+
+
+def built_by_create_all(tables: str, database: ScratchDatabase) -> dict[str, Any]:
+    """What `create_all` of the schema module's metadata builds, reflected."""
+    namespace: dict[str, Any] = {}
+    exec(SCHEMA_TEMPLATE.format(tables=tables), namespace)  # noqa: S102 - the test's own schema
+    name = f"{database.name}_built"
+    database.server.execute(f"CREATE DATABASE `{name}`")
+    url = url_of(replace(database.server.target, database=name))
+    engine = sa.create_engine(url.replace("mysql://", "mysql+pymysql://"))
+    try:
+        namespace["metadata"].create_all(engine)
+        return reflect(url)
+    finally:
+        engine.dispose()
+        database.server.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
 def assert_alter_columns_keep_what_mysql_modify_would_drop(
@@ -266,7 +497,9 @@ def assert_alter_columns_keep_what_mysql_modify_would_drop(
         assert keywords & {"existing_nullable", "nullable"}, ast.unparse(call)
         if table not in before:
             continue
-        _, _, _, default, _, comment = next(c for c in before[table]["columns"] if c[0] == column)
+        _, _, _, default, _, comment, _ = next(
+            c for c in before[table]["columns"] if c[0] == column
+        )
         if default is not None and "server_default" not in keywords:
             assert "existing_server_default" in keywords, ast.unparse(call)
         if comment is not None and "comment" not in keywords:
@@ -287,7 +520,7 @@ def run_case(
     before = schema.write(case.before)
     assert migrate("autogenerate", "-m", "before", **before).code == 0
     assert migrate("upgrade", **before).code == 0
-    reflected_before = reflect(database)
+    reflected_before = reflect(database.url)
     files_before = revision_files(migrations)
 
     after = schema.write(case.after)
@@ -299,15 +532,18 @@ def run_case(
         assert migrate("check", **after).code == 0
         return
 
+    source = next(iter(written)).read_text()
+    assert "display_width" not in source, source  # MySQL 8 ignores integer display widths
     assert_alter_columns_keep_what_mysql_modify_would_drop(next(iter(written)), reflected_before)
     upgraded = migrate("upgrade", **after)
     assert upgraded.code == 0, upgraded.stderr + written.pop().read_text()
     checked = migrate("check", **after)
     assert checked.code == 0, checked.stderr + next(iter(written)).read_text()
+    assert reflect(database.url) == built_by_create_all(case.after, database)
 
     downgraded = migrate("downgrade", "-1", **after)
     assert downgraded.code == 0, downgraded.stderr
-    assert reflect(database) == reflected_before, next(iter(written)).read_text()
+    assert reflect(database.url) == reflected_before, next(iter(written)).read_text()
 
     again = migrate("upgrade", **after)
     assert again.code == 0, again.stderr

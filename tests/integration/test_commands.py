@@ -259,6 +259,8 @@ def test_autogenerate_summarises_operations_and_flags_destructive_ones(
     warnings = [e["message"] for e in result.logs if e["level"] == "warning"]
     assert "destructive: remove_column accounts.level: review it before merging" in warnings
     assert "destructive: modify_type accounts.name: review it before merging" in warnings
+    assert written["may_block_writes"] == 1
+    assert any(w.startswith("may block writes: modify_type accounts.name: ") for w in warnings)
 
 
 def test_check_is_clean_after_upgrade_and_reports_drift_with_7(
