@@ -395,7 +395,9 @@ def open_connection(
         try:
             connection = sqlalchemy_connection(raw)
         except sqlalchemy.exc.DBAPIError as error:
-            raw.close()
+            # SQLAlchemy closes a session it found disconnected; a second close raises.
+            with suppress(pymysql.err.Error):
+                raw.close()
             raise classify_connect_error(error, target) from None
         try:
             with session_errors(target):

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from migrator.database import ConnectionSettings, connect_once, open_connection
+from migrator.errors import DatabaseUnreachable
 from tests.conftest import Result, ScratchDatabase, finish, scratch_databases, start_entrypoint
 from tests.integration.conftest import (
     Migrate,
@@ -129,3 +131,18 @@ def test_a_legitimately_long_statement_is_not_cut(
     assert result.code == 0, result.stderr
     assert database.version() == {"long"}
     assert "the server stopped answering: cutting the migration session" not in result.messages()
+
+
+def test_a_server_frozen_right_after_the_login_is_unreachable_not_an_internal_error(
+    owned_server: OwnedServer, owned_database: ScratchDatabase
+) -> None:
+    # Between the fast path's login and the full path's first queries (SQLAlchemy's
+    # session set-up), which is where the server froze under load in CI.
+    settings = ConnectionSettings(owned_database.target, wait_timeout=4, connect_timeout=1)
+    login = connect_once(owned_database.target, 1)
+    owned_server.freeze()
+    try:
+        with pytest.raises(DatabaseUnreachable), open_connection(settings, login=login):
+            pass
+    finally:
+        owned_server.thaw()
