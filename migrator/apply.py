@@ -10,9 +10,9 @@ env.py has run: the generator's first step is where the session is prepared.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pymysql
 import sqlalchemy
@@ -32,6 +32,7 @@ from migrator.database import (
 )
 from migrator.errors import (
     AccessDenied,
+    BlockingDdlRefused,
     DatabaseUnreachable,
     MigrationFailed,
     MigratorError,
@@ -84,6 +85,11 @@ class _Progress:
                     runner=self.runner,
                 )
                 self.running, self.started, self.executed = step, time.monotonic(), 0
+                revision = step.revision.revision
+                log.info(
+                    "applying revision" if step.is_upgrade else "reverting revision",
+                    extra={"revision": revision, "description": step.revision.doc},
+                )
                 yield step
                 self.running = None
 
@@ -175,6 +181,21 @@ class _Progress:
             return AccessDenied(f"{what} needs a privilege the user lacks: {reason}{hint}")
         return MigrationFailed(f"{what} failed: {reason}{hint}")
 
+    def refused(self, refusal: BlockingDdlRefused) -> BlockingDdlRefused:
+        """The guard's refusal, with what the refused revision had done by then."""
+        executed, self.running = self.executed, None
+        stamped = ", ".join(self.stamped) or "no revision"
+        left = self._marker_left(executed)
+        if left is None or not left.marker_kept:
+            return BlockingDdlRefused(
+                f"{refusal.message}; none of the revision's statements had run:"
+                f" the database is unchanged at {stamped}"
+            )
+        return BlockingDdlRefused(
+            f"{refusal.message}; {executed} of the revision's statements had run, so it is"
+            f" partly applied while the database is still stamped at {stamped}: {left.remedy}"
+        )
+
     def _marker_left(self, executed: int) -> _MarkerLeft | None:
         """What the failed revision left behind; None when it certainly changed nothing.
 
@@ -208,6 +229,12 @@ class _MarkerLeft:
 _UNKNOWN_REMEDY = "the next run names the interrupted revision and what to do (`status` shows it)"
 
 
+class StatementHook(Protocol):
+    """Runs one statement of a revision itself (returns True), or leaves it to SQLAlchemy."""
+
+    def __call__(self, cursor: Any, statement: str, revision: str) -> bool: ...
+
+
 def run_steps(
     project: Project,
     script: ScriptDirectory,
@@ -217,8 +244,12 @@ def run_steps(
     upgrade: bool,
     runner: str,
     ddl_lock_timeout: int,
+    statement_hook: StatementHook | None = None,
 ) -> list[str]:
-    """Apply revisions up or down to ``destination``; returns the revisions applied."""
+    """Apply revisions up or down to ``destination``; returns the revisions applied.
+
+    ``statement_hook`` sees each parameterless statement a revision runs, before it runs.
+    """
     progress = _Progress(script, connection, runner, ddl_lock_timeout, current_heads(connection))
     config = alembic_config(project, connection=connection)
     config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
@@ -226,15 +257,32 @@ def run_steps(
     def steps(current: tuple[str, ...], _context: MigrationContext) -> Iterator[RevisionStep]:
         return progress.steps(pending_steps(script, destination, current, upgrade=upgrade))
 
+    def execute(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
+        if statement_hook is None or progress.running is None or parameters:
+            return False
+        return statement_hook(cursor, statement, progress.running.revision.revision)
+
+    def execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        return execute(cursor, statement, None, context)
+
     # command.upgrade() with one difference: the steps come from a generator.
-    event.listen(connection, "after_cursor_execute", progress.count_statement)
+    listeners: list[tuple[Any, str, Callable[..., Any]]] = [
+        (connection, "after_cursor_execute", progress.count_statement),
+        (connection.engine, "do_execute", execute),
+        (connection.engine, "do_execute_no_params", execute_no_params),
+    ]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
     try:
         with EnvironmentContext(config, script, fn=steps, destination_rev=destination):
             script.run_env()
+    except BlockingDdlRefused as refused:
+        raise progress.refused(refused) from None
     except MigratorError:
         raise
     except USER_CODE_ERRORS as error:  # a revision's sys.exit() is a failed revision too
         raise progress.failure(error) from None
     finally:
-        event.remove(connection, "after_cursor_execute", progress.count_statement)
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
     return progress.applied

@@ -62,6 +62,7 @@ EXIT_CODES_HELP = """exit codes:
   8   the database is at a revision these migrations do not contain
   9   the migration scripts or the schema module are invalid
   10  status --exit-code: revisions are pending
+  11  MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table
   130 interrupted by SIGINT, 143 interrupted by SIGTERM
   141 standard output was closed early (e.g. piped into head)
 """
@@ -131,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     outcome.add_argument(
         "--not-applied", action="store_true", help="none of its changes are there: run it again"
     )
+    plan = add_command(
+        "plan",
+        help="list each statement the pending revisions will run, with the algorithm and lock"
+        " the server will take for it (reads the database; runs them on an empty copy)",
+    )
+    plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
+    plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
     sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"
@@ -358,6 +366,8 @@ class _Invocation:
             ddl_lock_timeout=self.settings.ddl_lock_timeout,
             on_unknown_revision=self.settings.on_unknown_revision,
             use_lock=self.settings.lock_mode == "get_lock",
+            blocking_ddl=self.settings.blocking_ddl,
+            blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
         )
 
     def print(self, *lines: object) -> None:
@@ -536,6 +546,19 @@ def _autogenerate(run: _Invocation) -> None:
         run.print(path)
 
 
+def _plan(run: _Invocation) -> None:
+    database = run.database()
+    shadow = run.settings.shadow_target()
+    from migrator import runner
+
+    shadow_server = replace(database, target=shadow) if shadow is not None else None
+    result = runner.plan(run.project(), database, run.options(), run.args.revision, shadow_server)
+    if run.args.format == "json":
+        run.print(result.as_json())
+    else:
+        result.write_text(run.stdout)
+
+
 def _revision(run: _Invocation) -> None:
     from migrator import runner
 
@@ -648,6 +671,7 @@ COMMANDS: dict[str, Callable[[_Invocation], None]] = {
     "wait": _wait,
     "resolve": _resolve,
     "sql": _sql,
+    "plan": _plan,
 }
 
 

@@ -37,6 +37,7 @@ LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
 LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
+BlockingDdlPolicy = Literal["allow", "warn", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class RunOptions:
     ddl_lock_timeout: int = 30
     on_unknown_revision: UnknownRevisionPolicy = "fail"
     use_lock: bool = True
+    blocking_ddl: BlockingDdlPolicy = "warn"
+    blocking_ddl_min_rows: int = 100_000
 
 
 class SecretValue(Protocol):
@@ -87,6 +90,10 @@ class RunSettings(Protocol):
     def ddl_lock_timeout(self) -> int: ...
     @property
     def head_timeout(self) -> float: ...
+    @property
+    def blocking_ddl(self) -> BlockingDdlPolicy: ...
+    @property
+    def blocking_ddl_min_rows(self) -> int: ...
     @property
     def on_unknown_revision(self) -> UnknownRevisionPolicy: ...
     @property

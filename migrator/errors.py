@@ -24,6 +24,7 @@ class ExitStatus(IntEnum):
     UNKNOWN_REVISION = 8
     SCRIPT_ERROR = 9
     PENDING_REVISIONS = 10
+    BLOCKING_DDL_REFUSED = 11
     INTERRUPTED_SIGINT = 130
     OUTPUT_CLOSED = 141  # like a process killed by SIGPIPE: `history | head -1`
     INTERRUPTED_SIGTERM = 143
@@ -94,6 +95,12 @@ class PendingRevisions(MigratorError):
     """The database is behind the head revision (reported by `status --exit-code`)."""
 
     exit_status = ExitStatus.PENDING_REVISIONS
+
+
+class BlockingDdlRefused(MigratorError):
+    """A statement would block writes on a big table under MIGRATE_BLOCKING_DDL=refuse."""
+
+    exit_status = ExitStatus.BLOCKING_DDL_REFUSED
 
 
 class ShardsFailed(MigratorError):

@@ -20,6 +20,7 @@ from typing import Any
 from migrator.config import (
     MAX_TIMEOUT,
     PROJECT_ROOT,
+    BlockingDdlPolicy,
     DerivedSettings,
     LockMode,
     LogFormat,
@@ -51,6 +52,8 @@ class FastSettings(DerivedSettings):
     lock_timeout: float = 300.0
     ddl_lock_timeout: int = 30
     head_timeout: float = 300.0
+    blocking_ddl: BlockingDdlPolicy = "warn"
+    blocking_ddl_min_rows: int = 100_000
     on_unknown_revision: UnknownRevisionPolicy = "fail"
     lock_mode: LockMode = "get_lock"
     termination_log: Path = Path("/dev/termination-log")
@@ -142,6 +145,8 @@ FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MIGRATE_LOCK_TIMEOUT": ("lock_timeout", _number(0)),
     "MIGRATE_DDL_LOCK_TIMEOUT": ("ddl_lock_timeout", _integer(1, MAX_TIMEOUT)),
     "MIGRATE_HEAD_TIMEOUT": ("head_timeout", _number(0)),
+    "MIGRATE_BLOCKING_DDL": ("blocking_ddl", _choice("allow", "warn", "refuse")),
+    "MIGRATE_BLOCKING_DDL_MIN_ROWS": ("blocking_ddl_min_rows", _integer(0)),
     "MIGRATE_ON_UNKNOWN_REVISION": ("on_unknown_revision", _choice("fail", "skip")),
     "MIGRATE_LOCK": ("lock_mode", _choice("get_lock", "none")),
     "MIGRATE_TERMINATION_LOG": ("termination_log", _path),

@@ -31,15 +31,18 @@ from migrator.database import (
     open_connection,
 )
 from migrator.errors import (
+    AccessDenied,
     ConfigError,
     DriftDetected,
     MigrationFailed,
     PendingRevisions,
     UnknownRevision,
 )
+from migrator.guard import BlockingGuard, refuse_blocking
 from migrator.lock import MigrationLock, left_behind
 from migrator.logs import get_logger
 from migrator.ordering import metadata_shape, reflected_shape, runnable
+from migrator.plan import LiveTables, Plan, measure
 from migrator.report import RunReport
 from migrator.review import Operation, describe_diff, summarize
 from migrator.scripts import (
@@ -121,6 +124,18 @@ def _migrate(
                     extra={"revision": revisions(current), "waited_s": round(waited, 1)},
                 )
                 return
+            if upgrade and options.blocking_ddl == "refuse":
+                _refuse_blocking_plan(
+                    project,
+                    script,
+                    connection,
+                    connection_settings,
+                    destination=destination,
+                    options=options,
+                )
+            guard = None
+            if options.blocking_ddl != "allow":
+                guard = BlockingGuard(options.blocking_ddl, options.blocking_ddl_min_rows)
             try:
                 report.applied = run_steps(
                     project,
@@ -130,6 +145,7 @@ def _migrate(
                     upgrade=upgrade,
                     runner=options.runner,
                     ddl_lock_timeout=options.ddl_lock_timeout,
+                    statement_hook=guard,
                 )
             finally:
                 # Best effort: after a lost connection this fails, and must not
@@ -145,6 +161,32 @@ def _migrate(
             "duration_s": round(time.monotonic() - started, 3),
         },
     )
+
+
+def _refuse_blocking_plan(
+    project: Project,
+    script: ScriptDirectory,
+    connection: sqlalchemy.Connection,
+    connection_settings: ConnectionSettings,
+    *,
+    destination: str,
+    options: RunOptions,
+) -> None:
+    """Exit 11 before anything runs when a pending statement would block writes on a big
+    table, measured on a shadow copy; the guard still checks each statement as it runs."""
+    live = LiveTables.read(driver_connection(connection))
+    if not any(size.rows >= options.blocking_ddl_min_rows for size in live.sizes.values()):
+        return  # no table is big enough to matter: nothing to measure
+    with shadow_database(connection_settings) as shadow:
+        if shadow is None:
+            log.warning(
+                "MIGRATE_BLOCKING_DDL=refuse cannot measure the revisions beforehand without"
+                " the shadow database privilege: each statement is still refused before it"
+                " blocks writes, but a revision may then stop partway"
+            )
+            return
+        statements = measure(project, script, live, destination, shadow=shadow, options=options)
+    refuse_blocking(statements, options.blocking_ddl_min_rows)
 
 
 def _known(
@@ -444,6 +486,35 @@ def autogenerate(
                 ddl_lock_timeout=options.ddl_lock_timeout,
             )
             return _write_revision(project, connection, metadata, message)
+
+
+def plan(
+    project: Project,
+    connection_settings: ConnectionSettings,
+    options: RunOptions,
+    destination: str,
+    shadow_server: ConnectionSettings | None = None,
+) -> Plan:
+    """What upgrading to ``destination`` would run, statement by statement, with the
+    algorithm and lock the server will take for each; the live database is only read."""
+    script = load_scripts(project)
+    database = connection_settings.target.database
+    with open_connection(connection_settings) as connection:
+        _require_settled(connection, connection_settings, options.use_lock, "plan")
+        current = ",".join(current_heads(connection)) or None
+        live = LiveTables.read(driver_connection(connection))
+    result = Plan(database, current, destination)
+    with shadow_database(shadow_server or connection_settings) as shadow:
+        if shadow is None:
+            pattern = database.replace("_", "\\_") + "\\_shadow\\_%"
+            raise AccessDenied(
+                "plan runs the revisions on an empty copy of the tables in a shadow database,"
+                f" and the user may not create one: GRANT ALL ON `{pattern}`.* to it"
+            )
+        result.statements = measure(
+            project, script, live, destination, shadow=shadow, options=options
+        )
+    return result
 
 
 def _write_revision(

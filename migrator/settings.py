@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from migrator.config import (
     MAX_TIMEOUT,
     PROJECT_ROOT,
+    BlockingDdlPolicy,
     DerivedSettings,
     LockMode,
     LogFormat,
@@ -103,6 +104,19 @@ class Settings(DerivedSettings, BaseSettings):
         alias="MIGRATE_DDL_LOCK_TIMEOUT",
         description="Seconds a statement may wait for a metadata lock (lock_wait_timeout) before"
         " exit 6 naming the blocking sessions.",
+    )
+    blocking_ddl: BlockingDdlPolicy = Field(
+        "warn",
+        alias="MIGRATE_BLOCKING_DDL",
+        description="allow, warn (log each statement that blocks writes on a big table before"
+        " running it) or refuse (exit 11 before such a revision runs).",
+    )
+    blocking_ddl_min_rows: int = Field(
+        100_000,
+        ge=0,
+        alias="MIGRATE_BLOCKING_DDL_MIN_ROWS",
+        description="Tables with fewer rows (information_schema's estimate) may be blocked:"
+        " they copy in moments.",
     )
     head_timeout: float = Field(
         300,

@@ -294,6 +294,13 @@ def grants_for(database: str) -> list[str]:
     return [f"ALL ON `{database}`.*", f"ALL ON `{shadow_pattern}`.*"]
 
 
+def revoke_shadow_databases(database: ScratchDatabase) -> None:
+    """Take from the application user the shadow-database grant that `grants_for` gives."""
+    assert database.app_user is not None
+    shadow_grant = grants_for(database.name)[1].removeprefix("ALL ON ")
+    database.server.execute(f"REVOKE ALL ON {shadow_grant} FROM '{database.app_user[0]}'@'%'")
+
+
 @contextmanager
 def scratch_databases(server: Server, count: int) -> Iterator[list[ScratchDatabase]]:
     """`count` fresh databases and their application user, dropped afterwards whatever

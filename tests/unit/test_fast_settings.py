@@ -41,6 +41,8 @@ SAMPLES: dict[str, Samples] = {
     "MIGRATE_LOCK_TIMEOUT": NUMBERS,
     "MIGRATE_DDL_LOCK_TIMEOUT": INTEGERS_FROM_1,
     "MIGRATE_HEAD_TIMEOUT": NUMBERS,
+    "MIGRATE_BLOCKING_DDL": (["allow", "warn", "refuse"], ["Refuse", "", "block"]),
+    "MIGRATE_BLOCKING_DDL_MIN_ROWS": INTEGERS_FROM_0,
     "MIGRATE_ON_UNKNOWN_REVISION": (["fail", "skip"], ["Skip", "", "ignore"]),
     "MIGRATE_LOCK": (["get_lock", "none"], ["None", "advisory"]),
     "MIGRATE_TERMINATION_LOG": PATHS,

@@ -45,6 +45,7 @@ FAIL_AT_ONCE = [
     ExitStatus.MIGRATION_FAILED,
     ExitStatus.UNKNOWN_REVISION,
     ExitStatus.SCRIPT_ERROR,
+    ExitStatus.BLOCKING_DDL_REFUSED,
 ]
 # These can clear up by themselves: the Job must retry them.
 RETRIED = [ExitStatus.DATABASE_UNREACHABLE, ExitStatus.LOCK_TIMEOUT]

@@ -1,0 +1,371 @@
+"""Measures what the pending revisions will do to the live tables, on an empty copy of them.
+
+The copy is a shadow database with every live table's exact definition (its
+indexes, FULLTEXT, ROW_FORMAT and foreign keys) and, on MySQL, its count of
+instant row versions. The revisions run there, and each DDL statement is
+offered the cheapest algorithm first (see :mod:`migrator.online_ddl`): what the
+server accepts on the copy is what it will take on the live table. Sizes come
+from the live database's ``information_schema``. The live database is only read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, TextIO
+
+import pymysql
+from alembic.script import ScriptDirectory
+
+from migrator import marker, online_ddl
+from migrator.apply import run_steps
+from migrator.config import RunOptions
+from migrator.database import ConnectionSettings, driver_connection, open_connection
+from migrator.online_ddl import LADDER, Statement
+from migrator.shadow import quote_identifier
+from migrator.target import Project
+
+BOOKKEEPING = re.compile(rf"\b(alembic_version|{marker.MARKER_TABLE})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TableSize:
+    rows: int
+    bytes: int
+
+
+@dataclass
+class PlannedStatement:
+    revision: str
+    sql: str
+    table: str | None
+    algorithm: str | None
+    lock: str | None
+    blocks_writes: bool | None
+    rebuilds_table: bool | None
+    table_rows: int | None
+    table_bytes: int | None
+    destructive: str | None
+    note: str | None = None  # why a verdict is null, or what the server said
+
+
+@dataclass
+class Plan:
+    database: str
+    current: str | None
+    destination: str
+    statements: list[PlannedStatement] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        document = {
+            "database": self.database,
+            "current": self.current,
+            "destination": self.destination,
+            "sizes_are_estimates": True,
+            "statements": [asdict(statement) for statement in self.statements],
+        }
+        return json.dumps(document, indent=2)
+
+    def write_text(self, out: TextIO) -> None:
+        out.write(
+            f"database {self.database}: {self.current or 'no revision'} -> {self.destination},"
+            f" {len(self.statements)} statement(s); rows and bytes are estimates\n"
+        )
+        if not self.statements:
+            return
+        header = ("revision", "table", "algorithm", "lock", "blocks writes", "rows", "statement")
+        rows = [header]
+        for statement in self.statements:
+            rows.append(
+                (
+                    statement.revision,
+                    statement.table or "-",
+                    statement.algorithm or "-",
+                    statement.lock or "-",
+                    _yes_no(statement.blocks_writes),
+                    "-" if statement.table_rows is None else f"~{statement.table_rows}",
+                    " ".join(statement.sql.split())[:90],
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+        for row in rows:
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+        for statement in self.statements:
+            if statement.destructive:
+                out.write(f"destructive: {statement.revision} {statement.destructive}\n")
+            if statement.note:
+                out.write(f"note: {statement.revision} {statement.table}: {statement.note}\n")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("YES" if value else "no")
+
+
+def measure(
+    project: Project,
+    script: ScriptDirectory,
+    live: LiveTables,
+    destination: str,
+    *,
+    shadow: ConnectionSettings,
+    options: RunOptions,
+) -> list[PlannedStatement]:
+    """Run the revisions up to ``destination`` on a copy of ``live`` in ``shadow``."""
+    statements: list[PlannedStatement] = []
+    with open_connection(shadow) as connection:
+        live.recreate(driver_connection(connection))
+        run_steps(
+            project,
+            script,
+            connection,
+            destination,
+            upgrade=True,
+            runner=options.runner,
+            ddl_lock_timeout=options.ddl_lock_timeout,
+            statement_hook=_Recorder(live, statements),
+        )
+    return statements
+
+
+@dataclass
+class LiveTables:
+    """What the copy needs of the live database: definitions, version rows, sizes."""
+
+    definitions: list[str]
+    versions: list[str]
+    sizes: dict[str, TableSize]
+    row_versions: dict[str, int] | None  # None: unreadable (MySQL needs PROCESS)
+    mysql: bool
+
+    @classmethod
+    def read(cls, connection: Any) -> LiveTables:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT table_name, COALESCE(table_rows, 0),"
+                " COALESCE(data_length, 0) + COALESCE(index_length, 0)"
+                " FROM information_schema.tables"
+                " WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+            )
+            sizes = {name: TableSize(int(rows), int(size)) for name, rows, size in cursor}
+            definitions = []
+            for table in sorted(sizes):
+                cursor.execute(f"SHOW CREATE TABLE {quote_identifier(table)}")
+                definitions.append(cursor.fetchone()[1])
+            versions: list[str] = []
+            if "alembic_version" in sizes:
+                cursor.execute("SELECT version_num FROM alembic_version")
+                versions = [row[0] for row in cursor]
+            cursor.execute("SELECT VERSION()")
+            mysql = "mariadb" not in str(cursor.fetchone()[0]).lower()
+            row_versions = _row_versions(cursor) if mysql else {}
+        return cls(definitions, versions, sizes, row_versions, mysql)
+
+    def recreate(self, connection: Any) -> None:
+        with connection.cursor() as cursor:
+            # Definitions come in name order; their foreign keys may point forward.
+            cursor.execute("SET SESSION foreign_key_checks = 0")
+            for definition in self.definitions:
+                cursor.execute(definition)
+            cursor.execute("SET SESSION foreign_key_checks = DEFAULT")
+            for version in self.versions:
+                cursor.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", version)
+            for table, count in (self.row_versions or {}).items():
+                _spend_row_versions(cursor, table, count)
+        connection.commit()
+
+
+def _row_versions(cursor: Any) -> dict[str, int] | None:
+    """Instant ADD/DROP COLUMN operations each live table has used (MySQL 8.0.29+)."""
+    try:
+        cursor.execute(
+            "SELECT name, total_row_versions FROM information_schema.innodb_tables"
+            " WHERE name LIKE CONCAT(DATABASE(), '/%%')"
+        )
+    except pymysql.err.MySQLError:
+        return None
+    return {str(name).split("/", 1)[1]: int(count) for name, count in cursor if count}
+
+
+def _spend_row_versions(cursor: Any, table: str, count: int) -> None:
+    # CREATE TABLE starts at zero row versions; the copy must be as close to its limit
+    # as the live table, or INSTANT would look possible where it is not.
+    quoted = quote_identifier(table)
+    spare = quote_identifier("migrator_row_version")
+    if count % 2:
+        # A rebuild (INPLACE) adds the spare column without a version; its instant
+        # drop is then the one odd version.
+        cursor.execute(f"ALTER TABLE {quoted} ADD COLUMN {spare} INT, ALGORITHM=INPLACE")
+        cursor.execute(f"ALTER TABLE {quoted} DROP COLUMN {spare}, ALGORITHM=INSTANT")
+    for _ in range(count // 2):
+        cursor.execute(f"ALTER TABLE {quoted} ADD COLUMN {spare} INT, ALGORITHM=INSTANT")
+        cursor.execute(f"ALTER TABLE {quoted} DROP COLUMN {spare}, ALGORITHM=INSTANT")
+
+
+class _Recorder:
+    """The statement hook of a plan: runs each statement on the copy at the cheapest level."""
+
+    def __init__(self, live: LiveTables, statements: list[PlannedStatement]) -> None:
+        self.live = live
+        self.statements = statements
+
+    def __call__(self, cursor: Any, statement: str, revision: str) -> bool:
+        if BOOKKEEPING.search(statement):
+            return False
+        parsed = online_ddl.parse(statement)
+        size = self.live.sizes.get(parsed.table or "")
+        planned = PlannedStatement(
+            revision=revision,
+            sql=" ".join(statement.split()),
+            table=parsed.table,
+            algorithm=None,
+            lock=None,
+            blocks_writes=None,
+            rebuilds_table=None,
+            table_rows=size.rows if size else None,
+            table_bytes=size.bytes if size else None,
+            destructive=_destructive(parsed, size),
+        )
+        self.statements.append(planned)
+        if parsed.alterable is None:
+            _describe_other(planned, parsed)
+            return False
+        columns_before = _column_types(cursor, parsed.table)
+        table_id = _table_id(cursor, parsed.table)
+        outcome = online_ddl.run_cheapest(cursor, parsed, LADDER)
+        if outcome.level is None:
+            planned.note = "the server refused every ALGORITHM/LOCK clause: " + "; ".join(
+                outcome.refusals
+            )
+            return False
+        level = outcome.level
+        planned.algorithm = "INPLACE" if level.algorithm == "NOCOPY" else level.algorithm
+        planned.lock = level.lock_level
+        planned.blocks_writes = level.blocks_writes
+        if level.algorithm in {"INSTANT", "NOCOPY"}:
+            planned.rebuilds_table = False
+        elif level.algorithm == "COPY":
+            planned.rebuilds_table = True
+        elif table_id is not None:
+            planned.rebuilds_table = _table_id(cursor, parsed.table) != table_id
+        if level.algorithm == "INSTANT" and self.live.mysql and self.live.row_versions is None:
+            planned.algorithm = planned.blocks_writes = planned.rebuilds_table = None
+            planned.lock = None
+            planned.note = (
+                "INSTANT on a fresh table, but the live table's instant row versions are"
+                " unreadable without the PROCESS privilege: past the server's limit it needs"
+                " a rebuild"
+            )
+        if refusals := outcome.refusals:
+            planned.note = planned.note or f"cheaper levels refused: {refusals[-1]}"
+        narrowed = _narrowed(columns_before, _column_types(cursor, parsed.table))
+        if narrowed and planned.destructive is None:
+            planned.destructive = narrowed
+        return True
+
+
+def _describe_other(planned: PlannedStatement, parsed: Statement) -> None:
+    if parsed.kind == "create_table":
+        planned.blocks_writes = False
+        planned.rebuilds_table = False
+    elif parsed.kind in {"drop_table", "rename_table"}:
+        planned.blocks_writes = False
+        planned.rebuilds_table = False
+        planned.note = (
+            "not an ALTER TABLE: a metadata change, brief once no session holds the table"
+        )
+    else:
+        planned.note = "not DDL: its cost depends on the rows it touches"
+
+
+_DROP_COLUMN = re.compile(
+    r"\bDROP\s+(?:COLUMN\s+)?(?!INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK)(`(?:[^`]|``)+`|\w+)",
+    re.IGNORECASE,
+)
+
+
+def _destructive(parsed: Statement, size: TableSize | None) -> str | None:
+    rows = f" and its ~{size.rows} rows" if size else ""
+    if parsed.kind == "drop_table":
+        return f"drops table {parsed.table}{rows}"
+    if parsed.kind != "alter":
+        return None
+    if match := _DROP_COLUMN.search(parsed.sql):
+        return f"drops column {parsed.table}.{match.group(1).strip('`')} and its values"
+    return None
+
+
+def _column_types(cursor: Any, table: str | None) -> dict[str, tuple[str, bool]]:
+    """Each column's type and whether it admits NULL."""
+    cursor.execute(
+        "SELECT column_name, column_type, is_nullable FROM information_schema.columns"
+        " WHERE table_schema = DATABASE() AND table_name = %s",
+        (table,),
+    )
+    return {
+        str(name): (str(kind).lower(), nullable == "YES")
+        for name, kind, nullable in cursor.fetchall()
+    }
+
+
+def _table_id(cursor: Any, table: str | None) -> int | None:
+    """InnoDB's id for the table: a rebuild gives it a new one. None when unreadable."""
+    for query in (
+        "SELECT table_id FROM information_schema.innodb_tables"
+        " WHERE name = CONCAT(DATABASE(), '/', %s)",
+        "SELECT table_id FROM information_schema.innodb_sys_tables"
+        " WHERE name = CONCAT(DATABASE(), '/', %s)",
+    ):
+        try:
+            cursor.execute(query, (table,))
+        except pymysql.err.MySQLError:
+            continue
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+    return None
+
+
+_INTEGER_RANK = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "bigint": 5}
+_TYPE = re.compile(r"(\w+)(?:\(([^)]*)\))?(.*)")
+
+
+def _narrowed(
+    before: dict[str, tuple[str, bool]], after: dict[str, tuple[str, bool]]
+) -> str | None:
+    """The first column whose new definition may not hold every old value."""
+    for column, (old, old_nullable) in before.items():
+        if column not in after:
+            continue
+        new, new_nullable = after[column]
+        if new != old and _narrows(old, new):
+            return f"narrows column {column} from {old} to {new}: values may be cut or refused"
+        if old_nullable and not new_nullable:
+            return (
+                f"sets NOT NULL on column {column}: fails, or outside strict mode"
+                " rewrites, any row holding NULL"
+            )
+    return None
+
+
+def _narrows(old: str, new: str) -> bool:
+    old_match, new_match = _TYPE.match(old), _TYPE.match(new)
+    if old_match is None or new_match is None:
+        return True
+    old_kind, old_args, old_rest = old_match.groups()
+    new_kind, new_args, new_rest = new_match.groups()
+    if old_kind in _INTEGER_RANK and new_kind in _INTEGER_RANK:
+        return _INTEGER_RANK[new_kind] < _INTEGER_RANK[old_kind] or ("unsigned" in old_rest) != (
+            "unsigned" in new_rest
+        )
+    if old_kind == new_kind and old_kind in {"varchar", "char", "varbinary", "binary"}:
+        return int(new_args or 0) < int(old_args or 0)
+    if old_kind == new_kind == "decimal":
+        old_p, _, old_s = (old_args or "10,0").partition(",")
+        new_p, _, new_s = (new_args or "10,0").partition(",")
+        return int(new_p) < int(old_p) or int(new_s or 0) < int(old_s or 0)
+    if old_kind == new_kind and old_kind in {"enum", "set"}:
+        return not set(re.findall(r"'((?:[^']|'')*)'", old_args or "")) <= set(
+            re.findall(r"'((?:[^']|'')*)'", new_args or "")
+        )
+    return old_kind != new_kind
