@@ -39,6 +39,7 @@ from migrator.errors import (
     ScriptError,
 )
 from migrator.logs import get_logger
+from migrator.progress import StatementProgress, tracking
 from migrator.scripts import (
     USER_CODE_ERRORS,
     alembic_config,
@@ -245,10 +246,12 @@ def run_steps(
     runner: str,
     ddl_lock_timeout: int,
     statement_hook: StatementHook | None = None,
+    timing: StatementProgress | None = None,
 ) -> list[str]:
     """Apply revisions up or down to ``destination``; returns the revisions applied.
 
-    ``statement_hook`` sees each parameterless statement a revision runs, before it runs.
+    ``statement_hook`` sees each parameterless statement a revision runs, before it runs;
+    ``timing`` times each and reports on the long ones.
     """
     progress = _Progress(script, connection, runner, ddl_lock_timeout, current_heads(connection))
     config = alembic_config(project, connection=connection)
@@ -265,16 +268,29 @@ def run_steps(
     def execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
         return execute(cursor, statement, None, context)
 
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if timing is not None and progress.running is not None:
+            timing.started(progress.running.revision.revision, statement)
+
+    def after(*_: Any) -> None:
+        progress.count_statement()
+        if timing is not None:
+            timing.ended()
+
     # command.upgrade() with one difference: the steps come from a generator.
     listeners: list[tuple[Any, str, Callable[..., Any]]] = [
-        (connection, "after_cursor_execute", progress.count_statement),
+        (connection, "before_cursor_execute", before),
+        (connection, "after_cursor_execute", after),
         (connection.engine, "do_execute", execute),
         (connection.engine, "do_execute_no_params", execute_no_params),
     ]
     for target, name, listener in listeners:
         event.listen(target, name, listener)
     try:
-        with EnvironmentContext(config, script, fn=steps, destination_rev=destination):
+        with (
+            tracking(timing),
+            EnvironmentContext(config, script, fn=steps, destination_rev=destination),
+        ):
             script.run_env()
     except BlockingDdlRefused as refused:
         raise progress.refused(refused) from None

@@ -368,6 +368,7 @@ class _Invocation:
             use_lock=self.settings.lock_mode == "get_lock",
             blocking_ddl=self.settings.blocking_ddl,
             blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
+            progress_interval=self.settings.progress_interval,
         )
 
     def print(self, *lines: object) -> None:

@@ -51,6 +51,7 @@ class RunOptions:
     use_lock: bool = True
     blocking_ddl: BlockingDdlPolicy = "warn"
     blocking_ddl_min_rows: int = 100_000
+    progress_interval: float = 10
 
 
 class SecretValue(Protocol):
@@ -94,6 +95,8 @@ class RunSettings(Protocol):
     def blocking_ddl(self) -> BlockingDdlPolicy: ...
     @property
     def blocking_ddl_min_rows(self) -> int: ...
+    @property
+    def progress_interval(self) -> float: ...
     @property
     def on_unknown_revision(self) -> UnknownRevisionPolicy: ...
     @property

@@ -54,6 +54,7 @@ class FastSettings(DerivedSettings):
     head_timeout: float = 300.0
     blocking_ddl: BlockingDdlPolicy = "warn"
     blocking_ddl_min_rows: int = 100_000
+    progress_interval: float = 10.0
     on_unknown_revision: UnknownRevisionPolicy = "fail"
     lock_mode: LockMode = "get_lock"
     termination_log: Path = Path("/dev/termination-log")
@@ -147,6 +148,7 @@ FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MIGRATE_HEAD_TIMEOUT": ("head_timeout", _number(0)),
     "MIGRATE_BLOCKING_DDL": ("blocking_ddl", _choice("allow", "warn", "refuse")),
     "MIGRATE_BLOCKING_DDL_MIN_ROWS": ("blocking_ddl_min_rows", _integer(0)),
+    "MIGRATE_PROGRESS_INTERVAL": ("progress_interval", _number(1)),
     "MIGRATE_ON_UNKNOWN_REVISION": ("on_unknown_revision", _choice("fail", "skip")),
     "MIGRATE_LOCK": ("lock_mode", _choice("get_lock", "none")),
     "MIGRATE_TERMINATION_LOG": ("termination_log", _path),

@@ -138,6 +138,8 @@ class LiveTables:
     sizes: dict[str, TableSize]
     row_versions: dict[str, int] | None  # None: unreadable (MySQL needs PROCESS)
     mysql: bool
+    # Session settings that change the server's verdict, as the migration session has them.
+    session: dict[str, int | str]
 
     @classmethod
     def read(cls, connection: Any) -> LiveTables:
@@ -160,7 +162,8 @@ class LiveTables:
             cursor.execute("SELECT VERSION()")
             mysql = "mariadb" not in str(cursor.fetchone()[0]).lower()
             row_versions = _row_versions(cursor) if mysql else {}
-        return cls(definitions, versions, sizes, row_versions, mysql)
+            session = _verdict_settings(cursor)
+        return cls(definitions, versions, sizes, row_versions, mysql, session)
 
     def recreate(self, connection: Any) -> None:
         with connection.cursor() as cursor:
@@ -168,12 +171,33 @@ class LiveTables:
             cursor.execute("SET SESSION foreign_key_checks = 0")
             for definition in self.definitions:
                 cursor.execute(definition)
-            cursor.execute("SET SESSION foreign_key_checks = DEFAULT")
+            # Not `= DEFAULT`: MySQL 9.7 then keeps 0, and ADD FOREIGN KEY would look
+            # INPLACE where the live session gets COPY.
+            for name, value in self.session.items():
+                cursor.execute(f"SET SESSION {name} = %s", (value,))
             for version in self.versions:
                 cursor.execute("INSERT INTO alembic_version (version_num) VALUES (%s)", version)
             for table, count in (self.row_versions or {}).items():
                 _spend_row_versions(cursor, table, count)
         connection.commit()
+
+
+# foreign_key_checks decides ADD FOREIGN KEY; MariaDB's alter_algorithm and the older
+# old_alter_table force an algorithm of their own.
+_VERDICT_SETTINGS = ("foreign_key_checks", "alter_algorithm", "old_alter_table")
+
+
+def _verdict_settings(cursor: Any) -> dict[str, int | str]:
+    settings: dict[str, int | str] = {}
+    for name in _VERDICT_SETTINGS:
+        try:
+            cursor.execute(f"SELECT @@SESSION.{name}")
+        except pymysql.err.MySQLError:
+            continue  # not a variable of this server
+        row = cursor.fetchone()
+        if row is not None and isinstance(row[0], int | str):
+            settings[name] = row[0]  # as the server gave it: `'1'` is no boolean
+    return settings
 
 
 def _row_versions(cursor: Any) -> dict[str, int] | None:

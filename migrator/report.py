@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrator.progress import Slowest
+
 # Kubernetes keeps at most 4096 bytes of a termination message.
 MAX_MESSAGE = 1000
 
@@ -24,6 +26,7 @@ class RunReport:
     source: str | None = None
     destination: str | None = None
     applied: list[str] = field(default_factory=list)
+    slowest: Slowest | None = None  # the slowest statement of the revisions it ran
 
     def summary(
         self, exit_code: int, error: BaseException | None, duration: float
@@ -37,6 +40,9 @@ class RunReport:
             "exit_code": exit_code,
             "error": type(error).__name__ if error is not None else None,
             "message": str(error) if error is not None else None,
+            "slowest_statement": self.slowest.statement if self.slowest else None,
+            "slowest_revision": self.slowest.revision if self.slowest else None,
+            "slowest_s": self.slowest.duration_s if self.slowest else None,
         }
 
 

@@ -43,6 +43,7 @@ from migrator.lock import MigrationLock, left_behind
 from migrator.logs import get_logger
 from migrator.ordering import metadata_shape, reflected_shape, runnable
 from migrator.plan import LiveTables, Plan, measure
+from migrator.progress import StatementProgress
 from migrator.report import RunReport
 from migrator.review import Operation, describe_diff, summarize
 from migrator.scripts import (
@@ -136,6 +137,7 @@ def _migrate(
             guard = None
             if options.blocking_ddl != "allow":
                 guard = BlockingGuard(options.blocking_ddl, options.blocking_ddl_min_rows)
+            timing = StatementProgress(options.progress_interval)
             try:
                 report.applied = run_steps(
                     project,
@@ -146,10 +148,12 @@ def _migrate(
                     runner=options.runner,
                     ddl_lock_timeout=options.ddl_lock_timeout,
                     statement_hook=guard,
+                    timing=timing,
                 )
             finally:
                 # Best effort: after a lost connection this fails, and must not
                 # replace the error that explains the failure.
+                report.slowest = timing.slowest
                 with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):
                     report.destination = revisions(current_heads(connection))
     log.info(

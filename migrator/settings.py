@@ -118,6 +118,13 @@ class Settings(DerivedSettings, BaseSettings):
         description="Tables with fewer rows (information_schema's estimate) may be blocked:"
         " they copy in moments.",
     )
+    progress_interval: float = Field(
+        10,
+        ge=1,
+        le=MAX_TIMEOUT,
+        alias="MIGRATE_PROGRESS_INTERVAL",
+        description="Seconds between progress lines for a statement that runs long.",
+    )
     head_timeout: float = Field(
         300,
         ge=0,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from migrator import interrupts
+from migrator import interrupts, progress
 from migrator.logs import get_logger
 
 if TYPE_CHECKING:
@@ -78,6 +78,8 @@ class Watchdog:
             if self._server_answers():
                 unanswered = 0
                 next_probe = time.monotonic() + self.probe_delay
+                if self._probe is not None:
+                    progress.report_through(self._probe, _session_id(self.connection))
                 continue
             if getattr(self.connection, "blocked_since", None) is None:
                 continue  # the statement ended while the probe waited: all is well
