@@ -99,11 +99,18 @@ def _collation_differs(context: Any, inspected_column: Any, metadata_type: Any) 
     ).first()
     if row is None:
         return False
-    charset, collation = row
+    charset, collation = (_utf8mb3(value) for value in row)
+    wanted_charset, wanted_collation = _utf8mb3(wanted_charset), _utf8mb3(wanted_collation)
     return bool(
         (wanted_charset and wanted_charset.lower() != (charset or "").lower())
         or (wanted_collation and wanted_collation.lower() != (collation or "").lower())
     )
+
+
+def _utf8mb3(name: str | None) -> str:
+    """MySQL reports `utf8` (and `utf8_*` collations) by their real name, utf8mb3."""
+    text = (name or "").lower()
+    return "utf8mb3" + text[4:] if text == "utf8" or text.startswith("utf8_") else text
 
 
 _CURRENT_TIMESTAMP = {"current_timestamp", "current_timestamp()", "now()", "localtimestamp"}

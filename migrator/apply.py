@@ -69,6 +69,7 @@ class _Progress:
     started: float = 0.0
     executed: int = 0  # statements the running revision completed
     applied: list[str] = field(default_factory=list)
+    refusal: BlockingDdlRefused | None = None  # the guard's, raised by a statement hook
 
     def steps(self, steps: Sequence[RevisionStep]) -> Iterator[RevisionStep]:
         # Alembic pulls steps from this generator one at a time, each after the
@@ -122,6 +123,8 @@ class _Progress:
     def on_version_apply(
         self, *, ctx: MigrationContext, step: MigrationInfo, heads: set[str], run_args: Any
     ) -> None:
+        if self.refusal is not None:
+            raise self.refusal  # before the version row commits: the revision is not done
         # Same transaction as Alembic's version row: both commit, or neither.
         marker.clear(self.connection)
         revision = step.up_revision_id or ""
@@ -233,7 +236,7 @@ _UNKNOWN_REMEDY = "the next run names the interrupted revision and what to do (`
 class StatementHook(Protocol):
     """Runs one statement of a revision itself (returns True), or leaves it to SQLAlchemy."""
 
-    def __call__(self, cursor: Any, statement: str, revision: str) -> bool: ...
+    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool: ...
 
 
 def run_steps(
@@ -263,7 +266,13 @@ def run_steps(
     def execute(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
         if statement_hook is None or progress.running is None or parameters:
             return False
-        return statement_hook(cursor, statement, progress.running.revision.revision)
+        try:
+            return statement_hook(cursor, statement, parameters, progress.running.revision.revision)
+        except BlockingDdlRefused as refusal:
+            # Kept, so a revision that catches exceptions around its operations cannot
+            # swallow the refusal and be stamped as applied (see on_version_apply).
+            progress.refusal = refusal
+            raise
 
     def execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
         return execute(cursor, statement, None, context)

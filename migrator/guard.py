@@ -18,7 +18,7 @@ from migrator.config import BlockingDdlPolicy
 from migrator.errors import BlockingDdlRefused
 from migrator.logs import get_logger
 from migrator.online_ddl import NOT_BLOCKING
-from migrator.plan import BOOKKEEPING, PlannedStatement
+from migrator.plan import BOOKKEEPING, PlannedStatement, fresh_statistics
 
 log = get_logger()
 
@@ -36,16 +36,22 @@ class BlockingGuard:
     policy: BlockingDdlPolicy
     min_rows: int
 
-    def __call__(self, cursor: Any, statement: str, revision: str) -> bool:
+    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
         if BOOKKEEPING.search(statement):
             return False
         parsed = online_ddl.parse(statement)
+        if parsed.kind == "unparsed":
+            what = f"revision {revision}: cannot tell which table `{_preview(statement)}` alters"
+            if self.policy == "refuse":
+                raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
+            log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
+            return False
         if parsed.alterable is None or parsed.table is None:
             return False
         rows = _table_rows(cursor, parsed.table)
         if rows < self.min_rows:
             return False  # a small table copies in moments: let the server choose
-        outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING)
+        outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
         if outcome.level is not None:
             log.info(
                 "ran without blocking writes",
@@ -86,6 +92,7 @@ def refuse_blocking(statements: list[PlannedStatement], min_rows: int) -> None:
 
 
 def _table_rows(cursor: Any, table: str) -> int:
+    fresh_statistics(cursor)
     cursor.execute(
         "SELECT COALESCE(table_rows, 0) FROM information_schema.tables"
         " WHERE table_schema = DATABASE() AND table_name = %s",

@@ -43,7 +43,9 @@ class Level:
 
 LADDER: tuple[Level, ...] = (
     Level("INSTANT", None),
-    Level("NOCOPY", None),  # MariaDB: in place without rebuilding; MySQL refuses the word
+    # MariaDB: in place without rebuilding (MySQL refuses the word); LOCK=NONE, as
+    # without it the server may take a shared lock (ADD FULLTEXT INDEX).
+    Level("NOCOPY", "NONE"),
     Level("INPLACE", "NONE"),
     Level("COPY", "NONE"),  # MariaDB 11.4+: an online copy
     Level("INPLACE", "SHARED"),
@@ -53,30 +55,41 @@ LADDER: tuple[Level, ...] = (
 )
 NOT_BLOCKING = tuple(level for level in LADDER if not level.blocks_writes)
 
-_ALTER = re.compile(r"\s*ALTER\s+TABLE\s+(`(?:[^`]|``)+`|[\w$.]+)", re.IGNORECASE)
+_IDENT = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+# A table as statements name it: `t`, t, db.t, `db`.`t`; group "table" is the last part.
+_TABLE = rf"(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})"
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|/\*(?!!).*?\*/|(?:--|#)[^\n]*(?:\n|\Z))*", re.DOTALL)
+_ALTER = re.compile(
+    rf"ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?{_TABLE}\s*", re.IGNORECASE
+)
 _CREATE_INDEX = re.compile(
-    r"\s*CREATE\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+(?:`(?:[^`]|``)+`|[\w$]+)"
-    r"\s+ON\s+(`(?:[^`]|``)+`|[\w$.]+)",
+    rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+"
+    rf"(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<index>{_IDENT})\s+(?:USING\s+\w+\s+)?ON\s+{_TABLE}\s*",
     re.IGNORECASE,
 )
 _DROP_INDEX = re.compile(
-    r"\s*DROP\s+INDEX\s+(`(?:[^`]|``)+`|[\w$]+)\s+ON\s+(`(?:[^`]|``)+`|[\w$.]+)\s*$",
+    rf"DROP\s+INDEX\s+(?P<exists>IF\s+EXISTS\s+)?(?P<index>{_IDENT})\s+ON\s+{_TABLE}\s*\Z",
     re.IGNORECASE,
 )
-_DROP_TABLE = re.compile(
-    r"\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(`(?:[^`]|``)+`|[\w$.]+)", re.IGNORECASE
-)
+_DROP_TABLE = re.compile(rf"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_TABLE}", re.IGNORECASE)
 _CREATE_TABLE = re.compile(
-    r"\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(`(?:[^`]|``)+`|[\w$.]+)", re.IGNORECASE
+    rf"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_TABLE}", re.IGNORECASE
 )
-_RENAME_TABLE = re.compile(r"\s*RENAME\s+TABLE\s+(`(?:[^`]|``)+`|[\w$.]+)", re.IGNORECASE)
+_RENAME_TABLE = re.compile(rf"RENAME\s+TABLE\s+{_TABLE}", re.IGNORECASE)
+# DDL on a table that the patterns above did not take apart: guarded as unknown.
+_TABLE_DDL = re.compile(
+    r"ALTER\b(?!\s+(?:VIEW|DATABASE|SCHEMA|USER|EVENT|FUNCTION|PROCEDURE|SERVER|SEQUENCE"
+    r"|TABLESPACE|LOGFILE|INSTANCE|RESOURCE|DEFINER|ALGORITHM|SQL)\b)"
+    r"|CREATE\b.*?\bINDEX\b|DROP\s+INDEX\b",
+    re.I | re.S,
+)
 
 
 def _name(quoted: str) -> str:
-    """The bare table name: without backquotes or a database prefix."""
+    """The bare name, without backquotes."""
     if quoted.startswith("`"):
         return quoted[1:-1].replace("``", "`")
-    return quoted.rsplit(".", 1)[-1]
+    return quoted
 
 
 @dataclass(frozen=True)
@@ -85,34 +98,46 @@ class Statement:
 
     sql: str
     table: str | None
-    # The form that takes an ALGORITHM/LOCK clause; None when the statement takes none.
-    alterable: str | None
-    kind: str  # alter, create_index, drop_index, create_table, drop_table, other
+    # `ALTER TABLE <table>` and the rest of an equivalent ALTER, for the clause to go
+    # between them (never at the end, where a trailing comment would swallow it);
+    # None when the statement takes no ALGORITHM/LOCK clause.
+    alterable: tuple[str, str] | None
+    kind: str  # alter, create_index, drop_index, create_table, drop_table, rename_table,
+    # other, or unparsed (DDL on an index or a table this module could not take apart)
 
     def at(self, level: Level) -> str:
         assert self.alterable is not None
-        if self.kind == "create_index":
-            return f"{self.alterable} {level.clause().replace(',', '')}"
-        return f"{self.alterable}, {level.clause()}"
+        head, rest = self.alterable
+        return f"{head} {level.clause()}, {rest}" if rest else f"{head} {level.clause()}"
 
 
 def parse(sql: str) -> Statement:
-    text = sql.strip().rstrip(";").strip()
+    text = _LEADING_COMMENTS.sub("", sql, count=1).strip().rstrip(";").strip()
     if match := _ALTER.match(text):
-        return Statement(sql, _name(match.group(1)), text, "alter")
+        head = text[: match.end()].rstrip()
+        return Statement(sql, _name(match["table"]), (head, text[match.end() :]), "alter")
     if match := _CREATE_INDEX.match(text):
-        return Statement(sql, _name(match.group(1)), text, "create_index")
+        # As ALTER TABLE ... ADD INDEX: the same DDL, with the clause in the same place.
+        kind = (match["kind"] or "").strip().upper()
+        exists = "IF NOT EXISTS " if match["exists"] else ""
+        rest = f"ADD {kind} INDEX {exists}{match['index']} {text[match.end() :]}"
+        head = f"ALTER TABLE {match.group('table')}"
+        return Statement(sql, _name(match["table"]), (head, " ".join(rest.split())), "create_index")
     if match := _DROP_INDEX.match(text):
         # MariaDB takes no ALGORITHM clause on DROP INDEX; the ALTER form is the same DDL.
-        index, table = match.group(1), match.group(2)
-        return Statement(sql, _name(table), f"ALTER TABLE {table} DROP INDEX {index}", "drop_index")
+        exists = "IF EXISTS " if match["exists"] else ""
+        head = f"ALTER TABLE {match.group('table')}"
+        rest = f"DROP INDEX {exists}{match['index']}"
+        return Statement(sql, _name(match["table"]), (head, rest), "drop_index")
     for pattern, kind in (
         (_CREATE_TABLE, "create_table"),
         (_DROP_TABLE, "drop_table"),
         (_RENAME_TABLE, "rename_table"),
     ):
         if match := pattern.match(text):
-            return Statement(sql, _name(match.group(1)), None, kind)
+            return Statement(sql, _name(match["table"]), None, kind)
+    if _TABLE_DDL.match(text):
+        return Statement(sql, None, None, "unparsed")
     return Statement(sql, None, None, "other")
 
 
@@ -126,8 +151,13 @@ class Outcome:
     refusals: tuple[str, ...]  # the server's reasons, cheapest level first
 
 
-def run_cheapest(cursor: Cursor, statement: Statement, levels: Sequence[Level]) -> Outcome:
+def run_cheapest(
+    cursor: Cursor, statement: Statement, levels: Sequence[Level], parameters: Any = None
+) -> Outcome:
     """Run ``statement`` at the first of ``levels`` the server accepts.
+
+    ``parameters`` go to the driver as SQLAlchemy would pass them: with them, PyMySQL
+    turns the ``%%`` SQLAlchemy writes for a literal ``%`` back into ``%``.
 
     A refused level costs nothing: the server refuses before any work. Any other
     error is the statement's own and propagates.
@@ -135,7 +165,7 @@ def run_cheapest(cursor: Cursor, statement: Statement, levels: Sequence[Level]) 
     refusals: list[str] = []
     for level in levels:
         try:
-            cursor.execute(statement.at(level))
+            cursor.execute(statement.at(level), parameters)
         except pymysql.err.MySQLError as error:
             code = error.args[0] if error.args else None
             if code in REFUSED:

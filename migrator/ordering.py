@@ -162,11 +162,12 @@ class _Plan:
     late_index_drops: list[ops.MigrateOperation] = field(default_factory=list)
 
     def in_order(self) -> list[ops.MigrateOperation]:
+        # Tables go right after the keys: an index or column they reference may go next.
         return [
             *self.drop_foreign_keys,
+            *self.drop_tables,
             *self.drop_indexes,
             *self.drop_columns,
-            *self.drop_tables,
             *self.create_tables,
             *self.change_columns,
             *self.create_indexes,
@@ -244,14 +245,33 @@ class _Rewrite:
         elif isinstance(operation, ops.CreateIndexOp | ops.AddConstraintOp):
             plan.create_indexes.append(operation)
         else:
+            if isinstance(operation, ops.AlterColumnOp) and operation.modify_type is not None:
+                self._bounce_keys_on_retyped_column(operation)
             plan.change_columns.append(operation)
 
     def _drop_implicit_index(self, drop: ops.DropConstraintOp) -> None:
         # InnoDB keeps the index it made for a foreign key when the key goes.
         table, name = drop.table_name, str(drop.constraint_name)
-        implicit = name in self.before.get(table, TableShape()).indexes
-        if implicit and (table, name) not in self.dropped_indexes:
+        shape = self.before.get(table, TableShape())
+        implicit = name in shape.indexes and (table, name) not in self.dropped_indexes
+        still_needed = _foreign_keys_needing(
+            shape, name, self.dropped_foreign_keys, self.dropped_indexes, table
+        )
+        if implicit and not still_needed:
             self.plan.drop_indexes.insert(0, ops.DropIndexOp(name, table))
+
+    def _bounce_keys_on_retyped_column(self, alter: ops.AlterColumnOp) -> None:
+        # MySQL refuses a type change on a column a foreign key links (3780, 1833),
+        # even when both sides change together: the keys go and come back around it.
+        table, column = alter.table_name, alter.column_name
+        for owner, shape in self.before.items():
+            for key in shape.foreign_keys.values():
+                linked = (owner == table and column in key.columns) or (
+                    key.referred_table == table and column in key.referred_columns
+                )
+                gone = {owner, key.referred_table} & set(self.dropped_tables)
+                if linked and not gone and (owner, key.name) not in self.dropped_foreign_keys:
+                    self.bounced[(owner, key.name)] = key
 
     def _place_index_drop(self, operation: ops.MigrateOperation, table: str, index: str) -> None:
         needing = _foreign_keys_needing(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -144,6 +145,7 @@ class LiveTables:
     @classmethod
     def read(cls, connection: Any) -> LiveTables:
         with connection.cursor() as cursor:
+            fresh_statistics(cursor)
             cursor.execute(
                 "SELECT table_name, COALESCE(table_rows, 0),"
                 " COALESCE(data_length, 0) + COALESCE(index_length, 0)"
@@ -200,6 +202,12 @@ def _verdict_settings(cursor: Any) -> dict[str, int | str]:
     return settings
 
 
+def fresh_statistics(cursor: Any) -> None:
+    """MySQL 8+ caches information_schema's row counts for a day; sizes must be current."""
+    with suppress(pymysql.err.MySQLError):  # MariaDB has no such cache
+        cursor.execute("SET SESSION information_schema_stats_expiry = 0")
+
+
 def _row_versions(cursor: Any) -> dict[str, int] | None:
     """Instant ADD/DROP COLUMN operations each live table has used (MySQL 8.0.29+)."""
     try:
@@ -234,7 +242,7 @@ class _Recorder:
         self.live = live
         self.statements = statements
 
-    def __call__(self, cursor: Any, statement: str, revision: str) -> bool:
+    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
         if BOOKKEEPING.search(statement):
             return False
         parsed = online_ddl.parse(statement)
@@ -257,7 +265,7 @@ class _Recorder:
             return False
         columns_before = _column_types(cursor, parsed.table)
         table_id = _table_id(cursor, parsed.table)
-        outcome = online_ddl.run_cheapest(cursor, parsed, LADDER)
+        outcome = online_ddl.run_cheapest(cursor, parsed, LADDER, parameters)
         if outcome.level is None:
             planned.note = "the server refused every ALGORITHM/LOCK clause: " + "; ".join(
                 outcome.refusals
@@ -299,12 +307,16 @@ def _describe_other(planned: PlannedStatement, parsed: Statement) -> None:
         planned.note = (
             "not an ALTER TABLE: a metadata change, brief once no session holds the table"
         )
+    elif parsed.kind == "unparsed":
+        planned.note = "DDL whose table could not be told apart: verdict unknown"
     else:
         planned.note = "not DDL: its cost depends on the rows it touches"
 
 
-_DROP_COLUMN = re.compile(
-    r"\bDROP\s+(?:COLUMN\s+)?(?!INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK)(`(?:[^`]|``)+`|\w+)",
+_DROP_COLUMN = re.compile(  # not DROP INDEX, KEY, DEFAULT (of ALTER COLUMN), PARTITION …
+    r"\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
+    r"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|DEFAULT|PARTITION|SYSTEM)\b)"
+    r"(`(?:[^`]|``)+`|\w+)",
     re.IGNORECASE,
 )
 

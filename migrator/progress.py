@@ -42,12 +42,16 @@ class StatementProgress:
         self._lock = threading.Lock()
         self._running: tuple[str, str, float] | None = None  # revision, statement, start
         self._next_report = 0.0
+        # The servers' estimates wobble (rows counted against a statistic); a person
+        # reading the log wants a figure that only grows.
+        self._shown_percent = 0.0
 
     def started(self, revision: str, statement: str) -> None:
         now = time.monotonic()
         with self._lock:
             self._running = (revision, " ".join(statement.split()), now)
             self._next_report = now + self.interval
+            self._shown_percent = 0.0
 
     def ended(self) -> None:
         with self._lock:
@@ -75,6 +79,8 @@ class StatementProgress:
         if percent is None or percent <= 0:
             log.info(f"still running after {round(elapsed)} s: {preview}", extra=extra)
             return
+        with self._lock:
+            percent = self._shown_percent = max(percent, self._shown_percent)
         eta = elapsed * (100 - percent) / percent
         extra |= {"percent": round(percent, 1), "eta_s": round(eta)}
         log.info(f"{percent:.1f}% done, ETA {round(eta)} s: {preview}", extra=extra)
@@ -83,7 +89,7 @@ class StatementProgress:
 # MariaDB: any session sees its own user's threads; PROGRESS is the percent done of the
 # current STAGE out of MAX_STAGE (an ALTER TABLE copy has two: copy, then keys).
 _MARIADB = (
-    "SELECT ((stage - 1) + progress / 100) / max_stage * 100, 100"
+    "SELECT ((stage - 1) + LEAST(progress, 100) / 100) / max_stage * 100, 100"
     " FROM information_schema.processlist WHERE id = %s AND max_stage > 0"
 )
 # MySQL: needs the events_stages_current consumer and SELECT on performance_schema.
@@ -126,4 +132,7 @@ def tracking(progress: StatementProgress | None) -> Iterator[None]:
 def report_through(probe: pymysql.Connection[Any], session_id: int) -> None:
     """Called by the watchdog after the server answered its probe."""
     for current in list(_CURRENT[-1:]):
-        current.report(probe, session_id)
+        try:
+            current.report(probe, session_id)
+        except Exception:  # a progress line must never stop the watchdog
+            log.debug("progress report failed", exc_info=True)

@@ -217,6 +217,17 @@ CASES = [
     Case("add_foreign_key", BASE, WITH_FK),
     Case("drop_foreign_key", WITH_FK, BASE),
     Case(
+        "widen_a_key_and_the_foreign_key_on_it",
+        WITH_FK,
+        WITH_FK.replace(
+            'sa.Column("id", sa.Integer, primary_key=True)',
+            'sa.Column("id", sa.BigInteger, primary_key=True)',
+        ).replace(
+            'sa.Column("account_id", sa.Integer, sa.ForeignKey',
+            'sa.Column("account_id", sa.BigInteger, sa.ForeignKey',
+        ),
+    ),
+    Case(
         "change_on_delete",
         WITH_FK,
         WITH_FK.replace(

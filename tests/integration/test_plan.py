@@ -297,3 +297,50 @@ def test_each_revision_logs_when_it_starts(
     assert messages.index("applying revision") < messages.index("applied revision")
     (started,) = [e for e in result.logs if e["message"] == "applying revision"]
     assert started["revision"] == "a2"
+
+
+def test_a_guarded_statement_keeps_a_literal_percent_sign(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    # SQLAlchemy writes a literal % as %%, for the driver to turn back into %.
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[
+            "op.add_column('accounts', sa.Column('rate', sa.String(10), nullable=True,"
+            " comment='in % of hp', server_default='5%'))"
+        ],
+    )
+
+    result = migrate("upgrade", **BIG)
+
+    assert result.code == 0, result.stderr
+    assert "ran without blocking writes" in result.messages()
+    ((comment, default),) = database.execute(
+        "SELECT column_comment, column_default FROM information_schema.columns"
+        " WHERE table_schema = DATABASE() AND table_name = 'accounts' AND column_name = 'rate'"
+    )
+    assert comment == "in % of hp"
+    assert default.strip("'") == "5%"
+
+
+def test_a_revision_that_catches_the_refusal_is_not_stamped_as_applied(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[
+            "try:",
+            f"    {RETYPE}",
+            "except Exception:",
+            "    pass",
+        ],
+    )
+    revoke_shadow_databases(database)  # no plan beforehand: the statement itself is refused
+
+    result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
+
+    assert result.code == 11, result.stderr
+    assert database.version() == {"a1"}
+    assert columns(database)["hp"].startswith("smallint")

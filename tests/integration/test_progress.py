@@ -7,20 +7,9 @@ import json
 from pathlib import Path
 
 from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
 
 ROWS = 2**21  # a rebuild of several seconds on these machines
-
-
-def fill(database: ScratchDatabase) -> None:
-    database.execute(
-        "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, a INT NOT NULL,"
-        " b VARCHAR(100) NOT NULL, KEY ix_a (a))"
-    )
-    database.execute("INSERT INTO big (a, b) VALUES (1, REPEAT('x', 100))")
-    while database.execute("SELECT COUNT(*) FROM big")[0][0] < ROWS:
-        database.execute("INSERT INTO big (a, b) SELECT a + id, b FROM big")
-    database.execute("ANALYZE TABLE big")  # MySQL estimates the work from the statistics
 
 
 def let_the_runner_see_progress(database: ScratchDatabase) -> None:
@@ -39,7 +28,11 @@ def let_the_runner_see_progress(database: ScratchDatabase) -> None:
 def test_a_long_rebuild_logs_a_growing_percentage_and_the_slowest_statement(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, tmp_path: Path
 ) -> None:
-    fill(database)
+    database.execute(
+        "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, a INT NOT NULL,"
+        " b VARCHAR(100) NOT NULL, KEY ix_a (a))"
+    )
+    fill(database, "big", ROWS)
     let_the_runner_see_progress(database)
     # MySQL counts the work of an in-place rebuild; MariaDB only that of a copy.
     algorithm = "INPLACE" if database.server.family == "mysql" else "COPY"

@@ -13,7 +13,7 @@ import pymysql
 import pytest
 
 from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
 
 ROWS = 2**19
 # A cascading foreign key keeps MariaDB 11.4+ from copying the table online, so the
@@ -32,10 +32,7 @@ BLOCKING = "ALTER TABLE big MODIFY a BIGINT NOT NULL"
 def big_table(migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase) -> None:
     migrations.add("b1", None, upgrade=[sql(statement) for statement in TABLES])
     assert migrate("upgrade").code == 0
-    database.execute("INSERT INTO big (a, b) VALUES (1, REPEAT('x', 100))")
-    while database.execute("SELECT COUNT(*) FROM big")[0][0] < ROWS:
-        database.execute("INSERT INTO big (a, b) SELECT a + id, b FROM big")
-    database.execute("ANALYZE TABLE big")
+    fill(database, "big", ROWS)
 
 
 @contextmanager

@@ -218,3 +218,39 @@ def test_integer_display_widths_are_not_written() -> None:
     assert rewritten.existing_type.display_width is None
     assert rewritten.modify_type.display_width is None
     assert rewritten.modify_type.unsigned
+
+
+def test_a_retyped_column_takes_the_keys_on_it_out_and_back() -> None:
+    before = inventory_shape(("ix_account", ("account_id",)))
+    alembic_order = [
+        ops.ModifyTableOps(
+            "accounts",
+            [ops.AlterColumnOp("accounts", "id", modify_type=sa.BigInteger())],
+        ),
+        ops.ModifyTableOps(
+            "inventory",
+            [ops.AlterColumnOp("inventory", "account_id", modify_type=sa.BigInteger())],
+        ),
+    ]
+
+    assert steps(runnable(alembic_order, before)) == [
+        ("DropConstraintOp", "inventory", ACCOUNT_KEY.name),
+        ("AlterColumnOp", "accounts", ""),
+        ("AlterColumnOp", "inventory", ""),
+        ("CreateForeignKeyOp", "inventory", ACCOUNT_KEY.name),
+    ]
+
+
+def test_the_index_innodb_made_stays_while_another_kept_key_needs_it() -> None:
+    wide = ForeignKey("fk_wide", "inventory", ("account_id", "slot"), "slots", ("a", "b"))
+    before = inventory_shape(("fk_wide", ("account_id", "slot")))
+    before["inventory"].foreign_keys[wide.name] = wide
+    alembic_order = [
+        ops.ModifyTableOps(
+            "inventory", [ops.DropConstraintOp("fk_wide", "inventory", type_="foreignkey")]
+        )
+    ]
+
+    assert steps(runnable(alembic_order, before)) == [
+        ("DropConstraintOp", "inventory", "fk_wide"),
+    ]
