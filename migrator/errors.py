@@ -97,6 +97,12 @@ class PendingRevisions(MigratorError):
     exit_status = ExitStatus.PENDING_REVISIONS
 
 
+class PlanUnavailable(MigratorError):
+    """The pending revisions could not run on the empty copy that `plan` measures them on."""
+
+    exit_status = ExitStatus.MIGRATION_FAILED
+
+
 class BlockingDdlRefused(MigratorError):
     """A statement would block writes on a big table under MIGRATE_BLOCKING_DDL=refuse."""
 

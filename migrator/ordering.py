@@ -372,20 +372,30 @@ def _order_table_drops(
 
 
 def _order_table_creates(flat: list[ops.MigrateOperation], created: set[str], plan: _Plan) -> None:
-    """A table comes after the new tables it references; keys closing a cycle come last."""
+    """A table comes after the new tables it references; keys closing a cycle come last,
+    as do keys to an existing table that gains columns or indexes in the same revision
+    (the key may need them, and they come after the new tables)."""
     remaining = [op for op in flat if isinstance(op, ops.CreateTableOp)]
     made: set[str] = set()
+    growing = {
+        _table_of(op)
+        for op in flat
+        if isinstance(op, ops.AddColumnOp | ops.CreateIndexOp | ops.AddConstraintOp)
+    } - created
 
-    def waits_for(create: ops.CreateTableOp) -> set[str]:
+    def references(create: ops.CreateTableOp) -> set[str]:
         return {
             _referred(constraint)
             for constraint in create.columns
             if isinstance(constraint, sa.ForeignKeyConstraint)
-        } & (created - made - {create.table_name})
+        }
+
+    def waits_for(create: ops.CreateTableOp) -> set[str]:
+        return references(create) & (created - made - {create.table_name})
 
     while remaining:
         create = next((op for op in remaining if not waits_for(op)), remaining[0])
-        late = waits_for(create)
+        late = waits_for(create) | (references(create) & growing)
         if late:
             create = _without_foreign_keys_to(create, late, plan)
         plan.create_tables.append(create)

@@ -23,6 +23,7 @@ from migrator import marker, online_ddl
 from migrator.apply import run_steps
 from migrator.config import RunOptions
 from migrator.database import ConnectionSettings, driver_connection, open_connection
+from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
 from migrator.online_ddl import LADDER, Statement
 from migrator.shadow import quote_identifier
 from migrator.target import Project
@@ -116,17 +117,25 @@ def measure(
     """Run the revisions up to ``destination`` on a copy of ``live`` in ``shadow``."""
     statements: list[PlannedStatement] = []
     with open_connection(shadow) as connection:
-        live.recreate(driver_connection(connection))
-        run_steps(
-            project,
-            script,
-            connection,
-            destination,
-            upgrade=True,
-            runner=options.runner,
-            ddl_lock_timeout=options.ddl_lock_timeout,
-            statement_hook=_Recorder(live, statements),
-        )
+        try:
+            live.recreate(driver_connection(connection))
+            run_steps(
+                project,
+                script,
+                connection,
+                destination,
+                upgrade=True,
+                runner=options.runner,
+                ddl_lock_timeout=options.ddl_lock_timeout,
+                statement_hook=_Recorder(live, statements),
+            )
+        except (MigrationFailed, pymysql.err.MySQLError) as error:
+            # Its remedy would be about the copy; the live database was only read.
+            reason = error.message.split("; ")[0] if isinstance(error, MigratorError) else error
+            raise PlanUnavailable(
+                f"could not run the revisions on an empty copy of the tables: {reason};"
+                " the live database was only read"
+            ) from None
     return statements
 
 
@@ -171,6 +180,8 @@ class LiveTables:
         with connection.cursor() as cursor:
             # Definitions come in name order; their foreign keys may point forward.
             cursor.execute("SET SESSION foreign_key_checks = 0")
+            # Definitions the live server once accepted (zero dates, say) load as they are.
+            cursor.execute("SET SESSION sql_mode = ''")
             for definition in self.definitions:
                 cursor.execute(definition)
             # Not `= DEFAULT`: MySQL 9.7 then keeps 0, and ADD FOREIGN KEY would look
@@ -186,7 +197,8 @@ class LiveTables:
 
 # foreign_key_checks decides ADD FOREIGN KEY; MariaDB's alter_algorithm and the older
 # old_alter_table force an algorithm of their own.
-_VERDICT_SETTINGS = ("foreign_key_checks", "alter_algorithm", "old_alter_table")
+# sql_mode decides what an ALTER may leave in the rows (strict mode refuses).
+_VERDICT_SETTINGS = ("foreign_key_checks", "alter_algorithm", "old_alter_table", "sql_mode")
 
 
 def _verdict_settings(cursor: Any) -> dict[str, int | str]:
@@ -217,7 +229,16 @@ def _row_versions(cursor: Any) -> dict[str, int] | None:
         )
     except pymysql.err.MySQLError:
         return None
-    return {str(name).split("/", 1)[1]: int(count) for name, count in cursor if count}
+    return {
+        _decoded(str(name).split("/", 1)[1]): int(count)
+        for name, count in cursor
+        if count and "#" not in str(name)  # partitions (t#p#p0) have counts of their own
+    }
+
+
+def _decoded(name: str) -> str:
+    """InnoDB's file-name form of a table name (`order@002ditems`) as SQL names it."""
+    return re.sub(r"@([0-9a-f]{4})", lambda match: chr(int(match.group(1), 16)), name)
 
 
 def _spend_row_versions(cursor: Any, table: str, count: int) -> None:

@@ -36,6 +36,7 @@ from migrator.errors import (
     DriftDetected,
     MigrationFailed,
     PendingRevisions,
+    PlanUnavailable,
     UnknownRevision,
 )
 from migrator.guard import BlockingGuard, refuse_blocking
@@ -189,7 +190,15 @@ def _refuse_blocking_plan(
                 " blocks writes, but a revision may then stop partway"
             )
             return
-        statements = measure(project, script, live, destination, shadow=shadow, options=options)
+        try:
+            statements = measure(project, script, live, destination, shadow=shadow, options=options)
+        except PlanUnavailable as unavailable:
+            log.warning(
+                f"MIGRATE_BLOCKING_DDL=refuse cannot measure the revisions beforehand:"
+                f" {unavailable.message}; each statement is still refused before it blocks"
+                " writes, but a revision may then stop partway"
+            )
+            return
     refuse_blocking(statements, options.blocking_ddl_min_rows)
 
 

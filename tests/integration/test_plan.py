@@ -344,3 +344,22 @@ def test_a_revision_that_catches_the_refusal_is_not_stamped_as_applied(
     assert result.code == 11, result.stderr
     assert database.version() == {"a1"}
     assert columns(database)["hp"].startswith("smallint")
+
+
+def test_a_revision_the_empty_copy_cannot_run_is_reported_and_does_not_block_upgrade(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    # plan copies tables, not views: dropping a view fails on the copy only.
+    database.execute("CREATE VIEW named AS SELECT id, name FROM accounts")
+    migrations.add("a2", "a1", upgrade=[sql("DROP VIEW named")])
+
+    planned_result = migrate("plan")
+    upgraded = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
+
+    assert planned_result.code == 6, planned_result.stderr
+    message = planned_result.error["message"]
+    assert message.startswith("could not run the revisions on an empty copy of the tables:")
+    assert message.endswith("the live database was only read")
+    assert upgraded.code == 0, upgraded.stderr
+    assert any("cannot measure the revisions beforehand" in m for m in upgraded.messages())
+    assert database.version() == {"a2"}

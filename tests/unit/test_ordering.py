@@ -254,3 +254,36 @@ def test_the_index_innodb_made_stays_while_another_kept_key_needs_it() -> None:
     assert steps(runnable(alembic_order, before)) == [
         ("DropConstraintOp", "inventory", "fk_wide"),
     ]
+
+
+def test_a_new_tables_key_to_a_table_gaining_an_index_comes_after_the_index() -> None:
+    metadata = sa.MetaData()
+    sa.Table(
+        "accounts",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(8), unique=True),
+    )
+    invites = sa.Table(
+        "invites",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.ForeignKey("accounts.code", name="fk_code")),
+    )
+    alembic_order = [
+        ops.CreateTableOp.from_table(invites),
+        ops.ModifyTableOps(
+            "accounts",
+            [
+                ops.AddColumnOp("accounts", sa.Column("code", sa.String(8))),
+                ops.CreateIndexOp("ix_code", "accounts", ["code"], unique=True),
+            ],
+        ),
+    ]
+
+    assert steps(runnable(alembic_order, {})) == [
+        ("CreateTableOp", "invites", ""),
+        ("AddColumnOp", "accounts", ""),
+        ("CreateIndexOp", "accounts", "ix_code"),
+        ("CreateForeignKeyOp", "invites", "fk_code"),
+    ]
