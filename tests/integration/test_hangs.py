@@ -14,7 +14,14 @@ import pytest
 
 from migrator.database import ConnectionSettings, connect_once, open_connection
 from migrator.errors import DatabaseUnreachable
-from tests.conftest import Result, ScratchDatabase, finish, scratch_databases, start_entrypoint
+from tests.conftest import (
+    Result,
+    ScratchDatabase,
+    finish,
+    scratch_databases,
+    start_entrypoint,
+    wait_for_line,
+)
 from tests.integration.conftest import (
     Migrate,
     MigrationsDir,
@@ -107,7 +114,10 @@ def test_a_server_frozen_during_a_statement_is_cut_and_reported(
         ["upgrade"], migrate.env(DATABASE_URL=owned_database.url, **TIGHT), migrate.workdir
     )
     try:
-        time.sleep(3)
+        # Frozen once the revision's statement runs, not at a fixed time: under load the
+        # runner may still be logging in after 3 s (that case has a test of its own).
+        wait_for_line(process, "applying revision")
+        time.sleep(1)
         owned_server.freeze()
         try:
             result: Result = finish(process, started, timeout=60)
