@@ -14,23 +14,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from typing import Any
 
 import pymysql
 
 from migrator.logs import get_logger
+from migrator.report import Slowest
 
 log = get_logger()
 
 STATEMENT_PREVIEW = 120
-
-
-@dataclass(frozen=True)
-class Slowest:
-    revision: str
-    statement: str
-    duration_s: float
 
 
 class StatementProgress:

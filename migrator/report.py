@@ -12,10 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrator.progress import Slowest
-
 # Kubernetes keeps at most 4096 bytes of a termination message.
 MAX_MESSAGE = 1000
+
+
+@dataclass(frozen=True)
+class Slowest:
+    """The slowest statement of a run's revisions (see migrator.progress)."""
+
+    revision: str
+    statement: str
+    duration_s: float
 
 
 @dataclass
