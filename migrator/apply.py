@@ -297,7 +297,7 @@ def run_steps(
         event.listen(target, name, listener)
     try:
         with (
-            tracking(timing),
+            tracking(timing, driver_connection(connection).thread_id()),  # type: ignore[no-untyped-call]
             EnvironmentContext(config, script, fn=steps, destination_rev=destination),
         ):
             script.run_env()

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from migrator import __version__, interrupts
-from migrator.config import PROJECT_ROOT, RunOptions
+from migrator.config import RunOptions
 from migrator.errors import (
     ConfigError,
     ExitStatus,
@@ -27,7 +27,6 @@ from migrator.errors import (
     MigrationFailed,
     MigratorError,
     PendingRevisions,
-    ShardsFailed,
 )
 from migrator.fast_settings import FastSettings, read_fast_settings
 from migrator.logs import Redactor, configure_logging, get_logger
@@ -392,116 +391,56 @@ def _wait(run: _Invocation) -> None:
 def _upgrade(run: _Invocation) -> None:
     plan = run.shard_plan()
     if plan is not None:
-        _run_shards(run, plan, ["upgrade", run.args.revision])
+        _upgrade_fleet(run, plan)
         return
     database = run.database()  # configuration errors first, before the heavy imports
-    project = run.project()
-    options = run.options()
-    from migrator.database import session_errors, wait_for_database
-    from migrator.fastpath import static_history
+    from migrator.upgrade import ProjectScripts, upgrade_database
 
-    # The scripts are read before the login, so a broken directory or revision is
-    # reported with the server untouched: as text when they allow the fast path,
-    # through Alembic otherwise.
-    history = static_history(project.migrations_dir) if run.args.revision == "head" else None
-    script = None
-    if history is None:
-        from migrator.scripts import load_scripts
-
-        script = load_scripts(project)
-    login = wait_for_database(database)  # the run's one session, reused by the full path
-    lock = None
-    if options.use_lock:
-        from migrator.lock import MigrationLock
-
-        lock = MigrationLock(
-            login, database.target.database, options.lock_timeout, database.connect_timeout
-        )
-    try:
-        if history is not None:
-            from migrator.fastpath import at_head_or_take_lock
-
-            with session_errors(database.target):
-                head = at_head_or_take_lock(history, login, lock)
-            if head is not None:
-                run.report.source = run.report.destination = head
-                return
-        from migrator import runner
-
-        # The full path goes on with the session and the lock the fast path took;
-        # if the session was lost meanwhile, it logs in and locks afresh.
-        alive = login.open
-        runner.upgrade(
-            project,
-            database,
-            options,
-            run.args.revision,
-            run.report,
-            login=login if alive else None,
-            lock=lock if alive and lock is not None and lock.held else None,
-            script=script,
-        )
-    finally:
-        # On every way out (also a broken script before the full path took them
-        # over); no-ops when the full path already released and closed them.
-        with interrupts.held():
-            if lock is not None and login.open:
-                lock.release()
-            if login.open:
-                login.close()
-
-
-def _run_shards(run: _Invocation, plan: list[tuple[Target, list[int]]], argv: list[str]) -> None:
-    """Each shard in a child runner process; the targets one after another, in order."""
-    import subprocess
-
-    from migrator.fleet import NOT_STARTED, Job, Outcome, run_jobs, worst
-
-    stop = run.settings.on_shard_failure == "stop"
-    # Children report through their exit status and logs; the pod's termination
-    # message is the parent's, and each child runs exactly the shard it is given.
-    env = {**os.environ, "MIGRATE_TERMINATION_LOG": os.devnull}
-    for name in ("MIGRATE_SHARD_INDEX", "MIGRATE_SHARD_COUNT", "JOB_COMPLETION_INDEX"):
-        env.pop(name, None)
-    command = [sys.executable, str(PROJECT_ROOT / "entrypoint.py"), *argv]
-    outcomes: list[Outcome] = []
-    for target, positions in plan:
-        jobs = [
-            Job(
-                f"{target.name}[{position}] {target.shards[position].redacted_url()}",
-                [*command, "--target", target.name, "--shard", str(position)],
-            )
-            for position in positions
-        ]
-        if stop and any(outcome.exit_code not in {0, NOT_STARTED} for outcome in outcomes):
-            outcomes += [Outcome(job.label, NOT_STARTED, 0.0) for job in jobs]
-            continue
-        log.info(
-            "migrating target",
-            extra={"target": target.name, "shards": len(jobs), "parallel": run.settings.parallel},
-        )
-        outcomes += run_jobs(
-            jobs,
-            run.settings.parallel,
-            stop_on_failure=stop,
-            spawn=lambda child: subprocess.Popen(child, env=env),
-        )
-    codes = [outcome.exit_code for outcome in outcomes]
-    failed = [o for o in outcomes if o.exit_code not in {0, NOT_STARTED}]
-    skipped = [o for o in outcomes if o.exit_code == NOT_STARTED]
-    for outcome in failed + skipped:
-        log.info(
-            "shard not migrated",
-            extra={"shard": outcome.label, "exit_code": outcome.exit_code},
-        )
-    summary = (
-        f"{len(outcomes)} shard(s): {len(outcomes) - len(failed) - len(skipped)} succeeded,"
-        f" {len(failed)} failed, {len(skipped)} not started"
+    revision = run.args.revision
+    upgrade_database(
+        ProjectScripts(run.project(), revision), database, run.options(), revision, run.report
     )
-    status = worst(codes)
-    if status != ExitStatus.SUCCESS:
-        raise ShardsFailed(summary + ": " + "; ".join(o.label for o in failed), status)
-    log.info(summary)
+
+
+def _upgrade_fleet(run: _Invocation, plan: list[tuple[Target, list[int]]]) -> None:
+    from migrator.fleet import Shard, TargetShards, upgrade_fleet
+
+    targets = [
+        TargetShards(
+            target.name,
+            target.project,
+            [
+                Shard(target.name, position, run.connection(target.shards[position]))
+                for position in positions
+            ],
+        )
+        for target, positions in plan
+    ]
+    stop = run.settings.on_shard_failure == "stop"
+    if run.settings.shard_isolation == "process":
+        from migrator.fleet_processes import upgrade_fleet_in_processes
+
+        # Children report through their exit status and logs; the pod's termination
+        # message is the parent's, and each child runs exactly the shard it is given.
+        children = {**os.environ, "MIGRATE_TERMINATION_LOG": os.devnull}
+        for name in ("MIGRATE_SHARD_INDEX", "MIGRATE_SHARD_COUNT", "JOB_COMPLETION_INDEX"):
+            children.pop(name, None)
+        upgrade_fleet_in_processes(
+            targets,
+            run.args.revision,
+            children,
+            parallel=run.settings.parallel,
+            stop_on_failure=stop,
+        )
+        return
+    upgrade_fleet(
+        targets,
+        run.options(),
+        run.args.revision,
+        run.report,
+        parallel=run.settings.parallel,
+        stop_on_failure=stop,
+    )
 
 
 def _downgrade(run: _Invocation) -> None:
@@ -596,49 +535,17 @@ def _status(run: _Invocation) -> None:
 
 
 def _status_of_shards(run: _Invocation, target: Target) -> None:
-    from migrator import runner
-    from migrator.fleet import worst
+    from migrator.fleet_status import read_fleet_status
 
-    rows, revisions, pending, errors, interrupted_shards = [], set(), 0, [], []
-    head = "unknown"
-    for position, shard in enumerate(target.shards):
-        try:
-            current, running, interrupted = runner.status(
-                target.project, run.connection(shard), use_lock=run.settings.lock_mode == "get_lock"
-            )
-        except MigratorError as error:
-            errors.append(error)
-            rows.append((position, shard.redacted_url(), "error", str(error)))
-            continue
-        head = ", ".join(current.heads) or "none"
-        revision = ", ".join(current.current) or "base"
-        revisions.add(revision)
-        pending += bool(current.pending) or running is not None
-        if running is not None and interrupted:
-            interrupted_shards.append(position)
-            note = "interrupted"
-        elif running is not None:
-            note = f"applying {running.revision}"
-        else:
-            note = f"{len(current.pending)} pending"
-        rows.append((position, shard.redacted_url(), revision, note))
-    width = max(len(url) for _, url, _, _ in rows)
-    run.print(f"target {target.name}: {len(rows)} shards, head {head}")
-    for position, url, revision, note in rows:
-        run.print(f"{position:>4}  {url:<{width}}  {revision:<14}  {note}")
-    if len(revisions) > 1:
-        log.warning("shards disagree", extra={"revisions": sorted(revisions)})
-        run.print(f"shards disagree: {len(revisions)} different revisions")
-    if errors:
-        unread = f"{len(errors)} shard(s) could not be read"
-        raise ShardsFailed(unread, worst([int(error.exit_status) for error in errors]))
-    if run.args.exit_code and interrupted_shards:
-        raise MigrationFailed(
-            f"{len(interrupted_shards)} shard(s) have a revision left partly applied"
-            f" (shards {', '.join(map(str, interrupted_shards))}): see `status --shard N`"
-        )
-    if run.args.exit_code and pending:
-        raise PendingRevisions(f"{pending} shard(s) have pending revisions")
+    fleet = read_fleet_status(
+        target.name,
+        target.project,
+        [run.connection(shard) for shard in target.shards],
+        use_lock=run.settings.lock_mode == "get_lock",
+        parallel=run.settings.parallel,
+    )
+    run.print(*fleet.lines())
+    fleet.verdict(exit_code=run.args.exit_code)
 
 
 def _history(run: _Invocation) -> None:

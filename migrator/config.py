@@ -37,6 +37,7 @@ LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
 LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
+ShardIsolation = Literal["thread", "process"]
 BlockingDdlPolicy = Literal["allow", "warn", "refuse"]
 
 
@@ -105,6 +106,8 @@ class RunSettings(Protocol):
     def termination_log(self) -> Path: ...
     @property
     def parallel(self) -> int: ...
+    @property
+    def shard_isolation(self) -> ShardIsolation: ...
     @property
     def on_shard_failure(self) -> ShardFailurePolicy: ...
     @property

@@ -197,7 +197,7 @@ def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[A
 def wait_for_database(
     settings: ConnectionSettings,
     *,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = interrupts.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> pymysql.Connection[Any]:
     """Log in and run ``SELECT 1``, retrying "not ready yet" errors until the deadline."""
@@ -207,6 +207,7 @@ def wait_for_database(
     backoff = INITIAL_BACKOFF
     next_log = clock()
     while True:
+        interrupts.checkpoint()
         attempt += 1
         remaining = deadline - clock()
         try:
@@ -215,6 +216,7 @@ def wait_for_database(
                 cursor.execute("SELECT 1")
             # The runner's own short queries on this session answer within this.
             bound_io(connection, settings.connect_timeout)
+            interrupts.register_session(connection)
             if attempt > 1:
                 log.info("database is ready", extra={"attempts": attempt})
             return connection

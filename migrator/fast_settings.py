@@ -25,6 +25,7 @@ from migrator.config import (
     LockMode,
     LogFormat,
     ShardFailurePolicy,
+    ShardIsolation,
     UnknownRevisionPolicy,
 )
 from migrator.target import Secret
@@ -59,6 +60,7 @@ class FastSettings(DerivedSettings):
     lock_mode: LockMode = "get_lock"
     termination_log: Path = Path("/dev/termination-log")
     parallel: int = 4
+    shard_isolation: ShardIsolation = "thread"
     on_shard_failure: ShardFailurePolicy = "stop"
     shard_index: int | None = None
     job_completion_index: int | None = None
@@ -153,6 +155,7 @@ FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MIGRATE_LOCK": ("lock_mode", _choice("get_lock", "none")),
     "MIGRATE_TERMINATION_LOG": ("termination_log", _path),
     "MIGRATE_PARALLEL": ("parallel", _integer(1)),
+    "MIGRATE_SHARD_ISOLATION": ("shard_isolation", _choice("thread", "process")),
     "MIGRATE_ON_SHARD_FAILURE": ("on_shard_failure", _choice("stop", "continue")),
     "MIGRATE_SHARD_INDEX": ("shard_index", _integer(0)),
     "JOB_COMPLETION_INDEX": ("job_completion_index", _integer(0)),

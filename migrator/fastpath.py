@@ -13,6 +13,7 @@ round trip as the version: with one, the database is never "at head".
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 from contextlib import suppress
@@ -125,6 +126,8 @@ def at_head_or_take_lock(
     history: tuple[str, frozenset[str]],
     connection: DriverConnection,
     lock: MigrationLock | None = None,
+    *,
+    noop_level: int = logging.INFO,
 ) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path).
 
@@ -137,12 +140,13 @@ def at_head_or_take_lock(
     Raises MigrationFailed when a revision was left partly applied: a marker that is
     still there once this runner holds the lock belongs to a runner that is gone.
 
-    ``history`` is what :func:`static_history` read from the files.
+    ``history`` is what :func:`static_history` read from the files; ``noop_level`` the
+    level of the line saying that there was nothing to do.
     """
     head, known = history
     current, running = current_state(connection)
     if current == (head,) and running is None:
-        log.info("nothing to do: already at head", extra={"revision": head})
+        log.log(noop_level, "nothing to do: already at head", extra={"revision": head})
         return head
     # A revision these files do not know (a rollback to an older release) is the
     # full path's to judge, and without the lock, as pods starting then must not queue.
@@ -166,7 +170,8 @@ def at_head_or_take_lock(
     if current != (head,):
         return None
     lock.release()
-    log.info(
+    log.log(
+        noop_level,
         "nothing to do: already at head after waiting for the lock",
         extra={"revision": head, "waited_s": round(waited, 1)},
     )

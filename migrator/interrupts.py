@@ -5,14 +5,22 @@ schema between two revisions. While a revision runs, a signal is only noted;
 the run stops at the next boundary, after the revision and its version row.
 Once the outcome is decided, a signal changes nothing: the run exits with the
 status it has already reported.
+
+Python runs signal handlers in the main thread only. A thread that migrates a
+shard of a fleet learns of a signal at its next checkpoint (before each revision,
+between login attempts), and a wait it is blocked in (a login, the migration
+lock) is ended by cutting its session: :func:`cut_waiting_sessions`.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
+from typing import Any
 
 from migrator.errors import Interrupted
 from migrator.logs import get_logger
@@ -20,16 +28,23 @@ from migrator.logs import get_logger
 log = get_logger()
 
 _pending: int | None = None
-_deferring = False
-_holding = False
-_raised = False
 _settled = False
+_signalled = threading.Event()  # set with _pending, for threads that sleep
+_local = threading.local()  # per thread: holding, raised
+_deferring: set[int] = set()  # threads inside a revision, which a signal must not cut
+# Each thread's session that may be blocked in a wait, and whether it was cut.
+_sessions: dict[int, Any] = {}
+_cut: set[int] = set()
+_state = threading.RLock()  # deferral decisions against cuts; reentrant for the handler
 
 
 def install() -> None:
     """Make SIGTERM and SIGINT raise Interrupted (PID 1 in a container has no default)."""
-    global _pending, _deferring, _raised, _settled
-    _pending, _deferring, _raised, _settled = None, False, False, False
+    global _pending, _settled
+    _pending, _settled = None, False
+    _signalled.clear()
+    _local.holding = _local.raised = False
+    _deferring.clear()
     signal.signal(signal.SIGTERM, _handle)
     signal.signal(signal.SIGINT, _handle)
 
@@ -40,32 +55,49 @@ def settle() -> None:
     _settled = True
 
 
+def stop_requested() -> bool:
+    """Whether a signal arrived that the run has not settled past."""
+    return _pending is not None and not _settled
+
+
+def interrupted() -> Interrupted:
+    """The error for the signal that arrived (SIGTERM when none did, which callers avoid)."""
+    return Interrupted(_pending if _pending is not None else signal.SIGTERM)
+
+
 def _handle(signum: int, _frame: FrameType | None) -> None:
-    global _pending, _raised  # noqa: PLW0603
+    global _pending  # noqa: PLW0603
     if _settled:
         return
     if _pending is None:
         _pending = signum
-    if _holding:
+        _signalled.set()
+    if getattr(_local, "holding", False):
         return
-    if _deferring:
+    if threading.get_ident() in _deferring:
         log.warning(
             "signal received: stopping after the current revision",
             extra={"signal": signal.Signals(signum).name},
         )
         return
-    if not _raised:
+    if not getattr(_local, "raised", False):
         # Raise once; a second signal during cleanup must not cut the cleanup short.
-        _raised = True
+        _local.raised = True
         raise Interrupted(signum)
 
 
 def checkpoint() -> None:
-    """Raise Interrupted if a signal arrived while it was deferred."""
-    global _raised  # noqa: PLW0603
-    if _pending is not None and not _raised and not _settled:
-        _raised = True
+    """Raise Interrupted if a signal arrived that this thread has not acted on."""
+    if _pending is not None and not getattr(_local, "raised", False) and not _settled:
+        _local.raised = True
         raise Interrupted(_pending)
+
+
+def sleep(seconds: float) -> None:
+    """Sleep, waking early to raise Interrupted when a signal arrives."""
+    checkpoint()
+    if seconds > 0 and _signalled.wait(seconds):
+        checkpoint()
 
 
 @contextmanager
@@ -76,21 +108,68 @@ def held() -> Iterator[None]:
     A signal noted here is acted on at the next checkpoint, or ignored once the
     outcome is settled.
     """
-    global _holding  # noqa: PLW0603
-    previous, _holding = _holding, True
+    previous = getattr(_local, "holding", False)
+    _local.holding = True
     try:
         yield
     finally:
-        _holding = previous
+        _local.holding = previous
 
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold signals back for the duration of the block, then honour them."""
-    global _deferring  # noqa: PLW0603
-    _deferring = True
+    """Hold signals back for the duration of the block, then honour them.
+
+    A signal that arrived before the block starts is honoured first, so no new
+    revision starts once the run has been asked to stop.
+    """
+    me = threading.get_ident()
+    with _state:
+        checkpoint()
+        _deferring.add(me)
     try:
         yield
     finally:
-        _deferring = False
+        with _state:
+            _deferring.discard(me)
     checkpoint()
+
+
+def register_session(session: Any) -> None:
+    """Make ``session`` the one a signal cuts while this thread waits on it."""
+    me = threading.get_ident()
+    with _state:
+        _sessions[me] = session
+        _cut.discard(me)
+
+
+def forget_session() -> None:
+    """This thread has no session a signal should cut any more (it is done)."""
+    me = threading.get_ident()
+    with _state:
+        _sessions.pop(me, None)
+        _cut.discard(me)
+
+
+def was_cut() -> bool:
+    """Whether this thread's session was cut by :func:`cut_waiting_sessions`."""
+    return threading.get_ident() in _cut
+
+
+def cut_waiting_sessions() -> None:
+    """Cut the registered sessions of threads that are not inside a revision: their
+    blocked reads end at once, and each thread reports Interrupted."""
+    with _state:
+        for thread, session in list(_sessions.items()):
+            if thread in _deferring:
+                continue
+            _cut.add(thread)
+            cut_session(session)
+
+
+def cut_session(session: Any) -> None:
+    """Shut the session's socket down: a read blocked on it ends with "lost connection"."""
+    sock = getattr(session, "_sock", None)
+    if sock is not None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

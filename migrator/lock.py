@@ -87,6 +87,7 @@ def acquire(
     started = time.monotonic()
     deadline = started + timeout
     while True:
+        interrupts.checkpoint()  # a fleet's thread learns of a signal between slices
         remaining = deadline - time.monotonic()
         # Whole seconds: fractional GET_LOCK timeouts are not portable.
         wait = math.ceil(max(min(WAIT_SLICE, remaining), 0))

@@ -8,12 +8,15 @@ however it is spelled, can break a line's JSON or replace one of its keys.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -115,6 +118,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Fields for every line logged in the current context: a fleet's thread sets the
+# shard it migrates, so each of its lines says which shard it is about.
+_CONTEXT_FIELDS: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "migrator_log_fields", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def fields_for_context(fields: dict[str, Any]) -> Iterator[None]:
+    """Add ``fields`` to every line logged in this thread (or task) within the block."""
+    token = _CONTEXT_FIELDS.set({**_CONTEXT_FIELDS.get(), **fields})
+    try:
+        yield
+    finally:
+        _CONTEXT_FIELDS.reset(token)
+
+
 class _Context(logging.Filter):
     """Adds the same fields to every line, e.g. which shard a child process migrates."""
 
@@ -123,7 +143,7 @@ class _Context(logging.Filter):
         self.fields = fields
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for key, value in self.fields.items():
+        for key, value in {**self.fields, **_CONTEXT_FIELDS.get()}.items():
             setattr(record, key, value)
         return True
 
@@ -156,8 +176,7 @@ def configure_logging(
         log_format = "text" if stream.isatty() else "json"
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
-    if context:
-        handler.addFilter(_Context(context))
+    handler.addFilter(_Context(context or {}))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -106,26 +106,29 @@ def _percent_done(probe: pymysql.Connection[Any], session_id: int) -> float | No
     return None
 
 
-# The run's tracker, for the watchdog's thread to report through; empty outside a run.
-_CURRENT: list[StatementProgress] = []
+# Each migrating session's tracker, by the server's session id, for the watchdog's
+# thread to report through; a fleet migrates several sessions at once.
+_TRACKERS: dict[int, StatementProgress] = {}
 
 
 @contextmanager
-def tracking(progress: StatementProgress | None) -> Iterator[None]:
+def tracking(progress: StatementProgress | None, session_id: int) -> Iterator[None]:
     if progress is None:
         yield
         return
-    _CURRENT.append(progress)
+    _TRACKERS[session_id] = progress
     try:
         yield
     finally:
-        _CURRENT.remove(progress)
+        _TRACKERS.pop(session_id, None)
 
 
 def report_through(probe: pymysql.Connection[Any], session_id: int) -> None:
     """Called by the watchdog after the server answered its probe."""
-    for current in list(_CURRENT[-1:]):
-        try:
-            current.report(probe, session_id)
-        except Exception:  # a progress line must never stop the watchdog
-            log.debug("progress report failed", exc_info=True)
+    current = _TRACKERS.get(session_id)
+    if current is None:
+        return
+    try:
+        current.report(probe, session_id)
+    except Exception:  # a progress line must never stop the watchdog
+        log.debug("progress report failed", exc_info=True)

@@ -423,11 +423,17 @@ def wait_for_head(
 
 
 def status(
-    project: Project, connection_settings: ConnectionSettings, *, use_lock: bool = True
+    project: Project,
+    connection_settings: ConnectionSettings,
+    *,
+    use_lock: bool = True,
+    script: ScriptDirectory | None = None,
 ) -> tuple[Status, marker.RunMarker | None, bool]:
     """Where the database is, compared with the migrations' head; any run marker, and
-    whether it was left behind by an interrupted run (True) or is a run in progress."""
-    script = load_scripts(project)
+    whether it was left behind by an interrupted run (True) or is a run in progress.
+
+    ``script`` is the scripts the caller already loaded."""
+    script = script or load_scripts(project)
     with open_connection(connection_settings) as connection:
         current = read_status(script, connection, project)
         try:

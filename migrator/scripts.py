@@ -23,9 +23,12 @@ from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from migrator import alembic_env
+from migrator import alembic_env, alembic_proxies
 from migrator.errors import ConfigError, MigratorError, ScriptError, UnknownRevision
 from migrator.target import Project, shown
+
+# Before any migration runs: a fleet migrates shards from several threads.
+alembic_proxies.enable()
 
 # What user code (revision files, env.py, the schema module) may raise. Its
 # sys.exit() is a failure like any other: only the command line ends the run.

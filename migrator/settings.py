@@ -18,6 +18,7 @@ from migrator.config import (
     LockMode,
     LogFormat,
     ShardFailurePolicy,
+    ShardIsolation,
     UnknownRevisionPolicy,
 )
 from migrator.errors import ConfigError
@@ -153,7 +154,13 @@ class Settings(DerivedSettings, BaseSettings):
         4,
         ge=1,
         alias="MIGRATE_PARALLEL",
-        description="Shards migrated at the same time, each in its own process.",
+        description="Shards migrated at the same time.",
+    )
+    shard_isolation: ShardIsolation = Field(
+        "thread",
+        alias="MIGRATE_SHARD_ISOLATION",
+        description="thread (every shard in this process) or process (a child process per"
+        " shard, for revisions with process-wide side effects).",
     )
     on_shard_failure: ShardFailurePolicy = Field(
         "stop",

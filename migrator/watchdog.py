@@ -12,7 +12,6 @@ blocked read with "lost connection" and the run with its documented exit status.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -96,7 +95,7 @@ class Watchdog:
                 },
             )
             self.cut = True
-            self._cut_session()
+            interrupts.cut_session(self.connection)
             return
 
     def _server_answers(self) -> bool:
@@ -127,12 +126,6 @@ class Watchdog:
         with probe.cursor() as cursor:
             cursor.execute("SELECT 1")
         return True
-
-    def _cut_session(self) -> None:
-        sock = getattr(self.connection, "_sock", None)
-        if sock is not None:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
     def _close_probe(self) -> None:
         probe, self._probe = self._probe, None

@@ -103,6 +103,20 @@ def wait_for_line(process: subprocess.Popen[str], text: str) -> str:
     raise AssertionError(f"the runner exited (status {process.wait()}) before logging {text!r}")
 
 
+def wait_for_lines(process: subprocess.Popen[str], text: str, count: int) -> list[str]:
+    """Read the runner's stderr up to the ``count``-th line containing ``text``; every line
+    read is returned."""
+    assert process.stderr is not None
+    lines, found = [], 0
+    while found < count and (line := process.stderr.readline()):
+        lines.append(line)
+        found += text in line
+    if found < count:
+        raise AssertionError(f"the runner exited (status {process.wait()}) before {count}"
+                             f" lines with {text!r}")  # fmt: skip
+    return lines
+
+
 def finish(process: subprocess.Popen[str], started: float, timeout: float = 180) -> Result:
     stdout, stderr = process.communicate(timeout=timeout)
     return Result(process.returncode, stdout, stderr, time.monotonic() - started)

@@ -174,6 +174,16 @@ class Migrate:
         return run_entrypoint(args, self.env(**settings), self.workdir)
 
 
+def shard_template(shards: Sequence[ScratchDatabase], name: str = "game") -> dict[str, str | None]:
+    """The databases as the shards of target ``name``, by URL template, and no default."""
+    url = shards[0].url.rsplit("_", 1)[0] + "_{shard}"
+    return {
+        "DATABASE_URL": None,
+        f"DATABASE_URL_{name.upper()}_TEMPLATE": url,
+        f"DATABASE_URL_{name.upper()}_SHARDS": f"0-{len(shards) - 1}",
+    }
+
+
 @pytest.fixture
 def migrate(database: ScratchDatabase, migrations: MigrationsDir, tmp_path: Path) -> Migrate:
     workdir = tmp_path / "cwd"

@@ -19,7 +19,7 @@ from tests.conftest import (
     scratch_databases,
     start_entrypoint,
 )
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, shard_template
 
 SHARDS = 16
 
@@ -31,13 +31,7 @@ def shards(server: Server) -> Iterator[list[ScratchDatabase]]:
 
 
 def template(shards: list[ScratchDatabase]) -> dict[str, str | None]:
-    """The sixteen databases as the `game` target, with its own migrations directory."""
-    url = shards[0].url.rsplit("_", 1)[0] + "_{shard}"
-    return {
-        "DATABASE_URL": None,
-        "DATABASE_URL_GAME_TEMPLATE": url,
-        "DATABASE_URL_GAME_SHARDS": f"0-{SHARDS - 1}",
-    }
+    return shard_template(shards)
 
 
 def game_migrations(tmp_path: Path) -> MigrationsDir:
@@ -73,12 +67,16 @@ def test_two_targets_with_different_schemas_in_one_run(
         assert "current:  l1" in status.stdout
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
 def test_sixteen_shards_with_parallelism_4_alongside_a_second_runner(
-    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path, isolation: str
 ) -> None:
     game = game_migrations(tmp_path)
     env = migrate.env(
-        **template(shards), MIGRATE_MIGRATIONS_DIR_GAME=str(game.path), MIGRATE_PARALLEL="4"
+        **template(shards),
+        MIGRATE_MIGRATIONS_DIR_GAME=str(game.path),
+        MIGRATE_PARALLEL="4",
+        MIGRATE_SHARD_ISOLATION=isolation,
     )
 
     started = time.monotonic()
@@ -93,8 +91,12 @@ def test_sixteen_shards_with_parallelism_4_alongside_a_second_runner(
         {"g0001": SHARDS, "g0002": SHARDS, "g0003": SHARDS}
     )
     finished = [e for r in results for e in r.logs if e["message"] == "shard finished"]
-    assert len(finished) == 2 * SHARDS
-    assert all(":***@" not in e["shard"] or "***" in e["shard"] for e in finished)
+    labels = [f"game[{i}] {shard.target.redacted_url()}" for i, shard in enumerate(shards)]
+    if isolation == "process":  # every child's end is logged
+        assert sorted(e["shard"] for e in finished) == sorted(labels * 2)
+    else:  # only the shards a runner changed: each exactly once, by one of the two
+        assert sorted(e["shard"] for e in finished) == sorted(labels)
+        assert all(e["applied"] == 3 for e in finished)
 
 
 @pytest.mark.parametrize("policy", ["continue", "stop"])
@@ -166,10 +168,11 @@ def test_status_shows_each_shard_and_flags_disagreement(
     assert result.code == 10
     lines = result.stdout.splitlines()
     assert lines[0] == f"target game: {SHARDS} shards, head g0003"
-    assert len(lines) == 1 + SHARDS + 1
+    assert len(lines) == 1 + SHARDS + 2
     assert "g0003" in lines[1 + 3]
     assert "3 pending" in lines[1 + 4]
-    assert lines[-1] == "shards disagree: 2 different revisions"
+    assert lines[-2] == "shards disagree: 2 different revisions"
+    assert lines[-1] == f"revisions: {SHARDS - 1} at base, 1 at g0003 (head)"
     assert "***" not in result.stdout or "mysql://" in result.stdout
 
 
@@ -243,5 +246,7 @@ def test_status_when_no_shard_can_be_read(migrate: Migrate, tmp_path: Path) -> N
     )
 
     assert result.code == 3
-    assert result.stdout.splitlines()[0] == "target game: 2 shards, head unknown"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "target game: 2 shards, head g0003"  # the head is the scripts'
+    assert lines[-1] == "revisions: no shard could be read"
     assert "2 shard(s) could not be read" in result.error["message"]

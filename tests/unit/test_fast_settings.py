@@ -48,6 +48,7 @@ SAMPLES: dict[str, Samples] = {
     "MIGRATE_LOCK": (["get_lock", "none"], ["None", "advisory"]),
     "MIGRATE_TERMINATION_LOG": PATHS,
     "MIGRATE_PARALLEL": INTEGERS_FROM_1,
+    "MIGRATE_SHARD_ISOLATION": (["thread", "process"], ["Thread", "", "fork"]),
     "MIGRATE_ON_SHARD_FAILURE": (["stop", "continue"], ["STOP", ""]),
     "MIGRATE_SHARD_INDEX": INTEGERS_FROM_0,
     "JOB_COMPLETION_INDEX": INTEGERS_FROM_0,

@@ -1,0 +1,108 @@
+"""Many databases under MIGRATE_SHARD_ISOLATION=process: one child runner process per shard.
+
+For revisions with process-wide side effects (a module-level cache, a
+monkeypatch, a C extension that is not thread-safe): each shard pays for its own
+Python, SQLAlchemy and Alembic, and nothing one shard does can reach another.
+SIGTERM and SIGINT are passed on to the children, which stop at their next
+revision boundary.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+
+from migrator.config import PROJECT_ROOT
+from migrator.errors import Interrupted
+from migrator.fleet import NOT_STARTED, Outcome, TargetShards, finish
+from migrator.logs import get_logger
+
+log = get_logger()
+
+POLL_INTERVAL = 0.05
+
+
+def upgrade_fleet_in_processes(
+    targets: Sequence[TargetShards],
+    revision: str,
+    environment: Mapping[str, str],
+    *,
+    parallel: int,
+    stop_on_failure: bool,
+) -> list[Outcome]:
+    """Upgrade every shard in a child `entrypoint.py upgrade`, the targets in order.
+
+    ``environment`` is the children's: the run's own settings, without the pod's
+    slice of shards (each child runs exactly the shard it is given).
+    """
+    started = time.monotonic()
+    command = [sys.executable, str(PROJECT_ROOT / "entrypoint.py"), "upgrade", revision]
+    outcomes: list[Outcome] = []
+    for target in targets:
+        jobs = [
+            (
+                shard.label,
+                [*command, "--target", target.name, "--shard", str(shard.position)],
+            )
+            for shard in target.shards
+        ]
+        if stop_on_failure and any(o.exit_code not in {0, NOT_STARTED} for o in outcomes):
+            outcomes += [Outcome(label, NOT_STARTED, 0.0) for label, _ in jobs]
+            continue
+        log.info(
+            "migrating target",
+            extra={"target": target.name, "shards": len(jobs), "parallel": parallel},
+        )
+        outcomes += run_children(
+            jobs, parallel, stop_on_failure=stop_on_failure, environment=environment
+        )
+    finish(outcomes, time.monotonic() - started)
+    return outcomes
+
+
+def run_children(
+    jobs: Sequence[tuple[str, list[str]]],
+    parallel: int,
+    *,
+    stop_on_failure: bool,
+    environment: Mapping[str, str],
+) -> list[Outcome]:
+    """Run the (label, argv) jobs, at most ``parallel`` at a time; outcomes in order."""
+    pending = list(enumerate(jobs))
+    running: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+    outcomes: dict[int, Outcome] = {}
+    failed = False
+    try:
+        while pending or running:
+            while pending and len(running) < parallel and not (failed and stop_on_failure):
+                position, (_, argv) = pending.pop(0)
+                process = subprocess.Popen(argv, env=dict(environment))
+                running[position] = (process, time.monotonic())
+            if failed and stop_on_failure and not running:
+                break
+            for position, (process, started) in list(running.items()):
+                code = process.poll()
+                if code is None:
+                    continue
+                del running[position]
+                label = jobs[position][0]
+                outcomes[position] = Outcome(label, code, time.monotonic() - started)
+                failed = failed or code != 0
+                log.info(
+                    "shard finished",
+                    extra={"shard": label, "exit_code": code,
+                           "duration_s": round(time.monotonic() - started, 3)},
+                )  # fmt: skip
+            time.sleep(POLL_INTERVAL)
+    except Interrupted as interrupted:
+        # Pass the signal on, then wait: each child stops at a revision boundary.
+        for process, _ in running.values():
+            process.send_signal(interrupted.signum)
+        for process, _ in running.values():
+            process.wait()
+        raise
+    for position, (label, _) in pending:
+        outcomes[position] = Outcome(label, NOT_STARTED, 0.0)
+    return [outcomes[position] for position in sorted(outcomes)]

@@ -1,0 +1,218 @@
+"""A fleet in one process: signals, a killed runner, progress, the no-op, status across shards."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from migrator.marker import MARKER_TABLE
+from tests.conftest import (
+    ScratchDatabase,
+    Server,
+    finish,
+    kill_hard,
+    scratch_databases,
+    start_entrypoint,
+)
+from tests.integration.conftest import Migrate, MigrationsDir, shard_template, sql
+
+SHARDS = 8
+
+
+@pytest.fixture
+def shards(server: Server) -> Iterator[list[ScratchDatabase]]:
+    with scratch_databases(server, SHARDS) as databases:
+        yield databases
+
+
+def fleet_env(
+    migrate: Migrate, shards: list[ScratchDatabase], game: MigrationsDir, **settings: str
+) -> dict[str, str]:
+    return migrate.env(
+        **shard_template(shards), MIGRATE_MIGRATIONS_DIR_GAME=str(game.path), **settings
+    )
+
+
+def slow_game(tmp_path: Path, seconds: float) -> MigrationsDir:
+    """g0001 creates a table (committing its run marker), then sleeps; g0002 is quick."""
+    game = MigrationsDir.create(tmp_path / "game")
+    game.add(
+        "g0001",
+        None,
+        upgrade=[sql("CREATE TABLE t1 (id INT PRIMARY KEY)"), sql(f"SELECT SLEEP({seconds})")],
+        downgrade=[sql("DROP TABLE t1")],
+    )
+    game.add("g0002", "g0001", upgrade=[sql("CREATE TABLE t2 (id INT PRIMARY KEY)")])
+    return game
+
+
+def read_until(process: subprocess.Popen[str], done: Callable[[str], bool]) -> str:
+    """The runner's stderr, read until ``done`` holds for everything read so far."""
+    assert process.stderr is not None
+    text = ""
+    while not done(text):
+        line = process.stderr.readline()
+        if not line:
+            raise AssertionError(f"the runner exited (status {process.wait()}):\n{text}")
+        text += line
+    return text
+
+
+def markers(shard: ScratchDatabase) -> list[str]:
+    present = shard.server.execute(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s"
+        " AND table_name = %s",
+        shard.name,
+        MARKER_TABLE,
+    )[0][0]
+    return [row[0] for row in shard.run_marker()] if present else []
+
+
+def test_sigterm_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = slow_game(tmp_path, 3)
+    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="3", MIGRATE_LOCK_TIMEOUT="120")
+    with shards[0].lock_held_elsewhere():  # shard 0's thread waits for its lock meanwhile
+        started = time.monotonic()
+        process = start_entrypoint(["upgrade"], env, migrate.workdir)
+        before = read_until(
+            process,
+            lambda text: (
+                text.count('"applying revision"') == 2 and "taking the migration lock" in text
+            ),
+        )
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        result = finish(process, started)
+
+    assert result.code == 143, result.stderr
+    # The two revisions in flight finished and were stamped; nothing else started.
+    assert [shard.version() for shard in shards] == [set(), {"g0001"}, {"g0001"}] + [set()] * 5
+    assert all(markers(shard) == [] for shard in shards)
+    assert before.count('"applying revision"') == 2
+    assert "applying revision" not in result.stderr
+    # The thread waiting for shard 0's lock was cut loose, not left to wait 120 s.
+    assert time.monotonic() - signalled < 60
+    summary = [e for e in result.logs if e["message"].startswith(f"{SHARDS} shard(s)")]
+    assert summary[0]["message"] == (
+        f"{SHARDS} shard(s): 0 succeeded, 0 failed, 5 not started, 3 interrupted"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = slow_game(tmp_path, 30)
+    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="2")
+    process = start_entrypoint(["upgrade"], env, migrate.workdir)
+    read_until(process, lambda text: text.count('"applying revision"') == 2)
+    time.sleep(0.5)  # both have created t1, committing their markers
+    kill_hard(process)
+
+    assert [markers(shard) for shard in shards] == [["g0001"], ["g0001"]] + [[]] * 6
+
+    quick = slow_game(tmp_path / "quick", 0)  # the same revisions, without the wait
+    again = migrate(**env_for(migrate, shards, quick, MIGRATE_ON_SHARD_FAILURE="continue"))
+
+    assert again.code == 6, again.stderr
+    summary = next(e for e in again.logs if e.get("error") == "ShardsFailed")
+    assert summary["message"].startswith(f"{SHARDS} shard(s): 6 succeeded, 2 failed")
+    for position in (0, 1):
+        assert f"game[{position}] {shards[position].target.redacted_url()}" in summary["message"]
+    assert [shard.version() for shard in shards] == [set(), set()] + [{"g0002"}] * 6
+    shard_errors = [e for e in again.logs if e["level"] == "error" and "shard" in e]
+    assert sorted(e["shard"] for e in shard_errors if isinstance(e["shard"], int)) == [0, 1]
+    assert all("revision g0001" in e["message"] for e in shard_errors if e["shard"] in {0, 1})
+
+
+def env_for(
+    migrate: Migrate, shards: list[ScratchDatabase], game: MigrationsDir, **settings: str
+) -> dict[str, str | None]:
+    """The settings of `fleet_env`, as keyword arguments for `migrate(...)`."""
+    return {
+        **shard_template(shards),
+        "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path),
+        **settings,
+    }
+
+
+def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = MigrationsDir.create(tmp_path / "game")
+    # Every shard takes a moment; shard 3 takes much longer.
+    game.add(
+        "g0001",
+        None,
+        upgrade=[
+            "database = op.get_bind().exec_driver_sql('SELECT DATABASE()').scalar()",
+            "op.execute(f'SELECT SLEEP({4 if database.endswith(\"_3\") else 0.5})')",
+        ],
+    )
+
+    result = migrate(
+        **env_for(migrate, shards, game, MIGRATE_PARALLEL="2", MIGRATE_PROGRESS_INTERVAL="1")
+    )
+
+    assert result.code == 0, result.stderr
+    progress = re.compile(r"\d+/8 shards done, \d+ failed.*")
+    lines = [e for e in result.logs if progress.fullmatch(e["message"])]
+    assert len(lines) >= 2
+    done = [line["done"] for line in lines]
+    assert done == sorted(done)
+    assert done[-1] < SHARDS
+    assert all(line["total"] == SHARDS and line["failed"] == 0 for line in lines)
+    assert any(re.search(r", ETA \d+ s$", line["message"]) for line in lines)
+    summary = next(e for e in result.logs if e["message"].startswith("8 shard(s): 8 succeeded"))
+    slowest = summary["slowest_shards"]
+    assert slowest[0].startswith(f"game[3] {shards[3].target.redacted_url()} ")
+    assert len(slowest) == 1
+
+
+def test_a_fleet_at_head_is_one_login_and_one_read_per_shard_without_alembic(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = MigrationsDir.create(tmp_path / "game")
+    game.chain(3, prefix="g")
+    assert migrate(**env_for(migrate, shards, game)).code == 0
+
+    result = migrate(**env_for(migrate, shards, game, PYTHONVERBOSE="1"))
+
+    assert result.code == 0, result.stderr
+    assert "import 'pymysql'" in result.stderr  # the probe sees imports at all
+    assert "import 'sqlalchemy'" not in result.stderr
+    assert "import 'alembic'" not in result.stderr
+    messages = [
+        json.loads(line)["message"] for line in result.stderr.splitlines() if line.startswith("{")
+    ]
+    assert "8 shard(s): 8 succeeded, 0 failed, 0 not started" in messages
+    assert "shard finished" not in messages  # nothing changed: no line per shard
+    assert "nothing to do: already at head" not in messages
+
+
+def test_status_across_a_fleet_counts_the_shards_at_each_revision(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = MigrationsDir.create(tmp_path / "game")
+    game.chain(3, prefix="g")
+    assert migrate(**env_for(migrate, shards, game)).code == 0
+    shards[2].execute("UPDATE alembic_version SET version_num = 'g0001'")
+    shards[5].execute("DROP TABLE alembic_version")
+
+    result = migrate("status", "--target", "game", **env_for(migrate, shards, game))
+
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"target game: {SHARDS} shards, head g0003"
+    assert len(lines) == 1 + SHARDS + 2
+    assert lines[-2] == "shards disagree: 3 different revisions"
+    assert lines[-1] == "revisions: 6 at g0003 (head), 1 at base, 1 at g0001"
