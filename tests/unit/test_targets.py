@@ -104,3 +104,9 @@ def test_the_worst_shard_decides_the_exit_status() -> None:
     assert worst([0, 0, NOT_STARTED]) == 0
     assert worst([0, 3, 6, 5]) == 6
     assert worst([0, 143, 3]) == 3
+
+
+def test_a_shard_refused_by_the_blocking_ddl_guard_is_exit_11_not_an_internal_error() -> None:
+    assert worst([0, 11]) == 11
+    assert worst([0, 11, 4]) == 11
+    assert worst([6, 11]) == 6
