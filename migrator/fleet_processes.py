@@ -9,10 +9,13 @@ revision boundary.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 
 from migrator.config import PROJECT_ROOT
 from migrator.errors import Interrupted
@@ -22,6 +25,18 @@ from migrator.logs import get_logger
 log = get_logger()
 
 POLL_INTERVAL = 0.05
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _stop_when_orphaned() -> None:
+    """In the child, before exec: SIGTERM when the parent dies.
+
+    A parent killed outright (SIGKILL, the OOM killer) cannot pass a signal on; the
+    kernel does, so each child stops at its next revision boundary instead of going
+    on unwatched, with nobody left to report its outcome.
+    """
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def upgrade_fleet_in_processes(
@@ -78,7 +93,11 @@ def run_children(
         while pending or running:
             while pending and len(running) < parallel and not (failed and stop_on_failure):
                 position, (_, argv) = pending.pop(0)
-                process = subprocess.Popen(argv, env=dict(environment))
+                process = subprocess.Popen(
+                    argv,
+                    env=dict(environment),
+                    preexec_fn=_stop_when_orphaned if sys.platform == "linux" else None,  # noqa: PLW1509 - no threads here
+                )
                 running[position] = (process, time.monotonic())
             if failed and stop_on_failure and not running:
                 break

@@ -216,3 +216,36 @@ def test_status_across_a_fleet_counts_the_shards_at_each_revision(
     assert len(lines) == 1 + SHARDS + 2
     assert lines[-2] == "shards disagree: 3 different revisions"
     assert lines[-1] == "revisions: 6 at g0003 (head), 1 at base, 1 at g0001"
+
+
+def runners_with(marker: str) -> list[int]:
+    """The ids of runner processes whose environment mentions ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if marker.encode() in environment:
+            found.append(int(entry.name))
+    return found
+
+
+def test_children_of_a_killed_process_fleet_stop_at_the_next_revision_boundary(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+) -> None:
+    game = slow_game(tmp_path, 3)
+    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="2", MIGRATE_SHARD_ISOLATION="process")
+    process = start_entrypoint(["upgrade"], env, migrate.workdir)
+    read_until(process, lambda text: text.count('"applying revision"') == 2)
+    kill_hard(process)  # the parent only: its children are orphaned mid-revision
+    deadline = time.monotonic() + 60
+    while runners_with(shards[0].name.rsplit("_", 1)[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert runners_with(shards[0].name.rsplit("_", 1)[0]) == []
+    # Each orphan finished the revision it was in, stamped it, and started no other.
+    assert [shard.version() for shard in shards] == [{"g0001"}, {"g0001"}] + [set()] * 6
+    assert all(markers(shard) == [] for shard in shards)
