@@ -37,6 +37,7 @@ from tests.conftest import (
     free_port,
     run_entrypoint,
     runner_env,
+    scratch_databases,
 )
 
 REVISION_TEMPLATE = '''"""{doc}"""
@@ -172,6 +173,13 @@ class Migrate:
 
     def __call__(self, *args: str, **settings: str | None) -> Result:
         return run_entrypoint(args, self.env(**settings), self.workdir)
+
+
+@pytest.fixture
+def shards(server: Server, request: pytest.FixtureRequest) -> Iterator[list[ScratchDatabase]]:
+    """Fresh databases, as many as the test module's SHARDS, with one application user."""
+    with scratch_databases(server, request.module.SHARDS) as databases:
+        yield databases
 
 
 def shard_template(shards: Sequence[ScratchDatabase], name: str = "game") -> dict[str, str | None]:

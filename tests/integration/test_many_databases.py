@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,6 @@ from tests.conftest import (
 from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, shard_template
 
 SHARDS = 16
-
-
-@pytest.fixture
-def shards(server: Server) -> Iterator[list[ScratchDatabase]]:
-    with scratch_databases(server, SHARDS) as databases:
-        yield databases
 
 
 def template(shards: list[ScratchDatabase]) -> dict[str, str | None]:
