@@ -29,10 +29,8 @@ from typing import Any
 
 import pymysql
 
-from bench.run import PLAIN_ENV, REVISION, ROOT, url
+from bench.run import ROOT, generate, report, url
 from migrator.target import DatabaseTarget, parse_database_url
-
-SECTION = "## Fleet"
 
 
 class Fleet:
@@ -95,24 +93,6 @@ def connect(target: DatabaseTarget, database: str | None) -> pymysql.Connection[
         database=database,
         autocommit=True,
     )
-
-
-def generate(work: Path, revisions: int) -> tuple[Path, Path]:
-    ours = work / "fleet"
-    (ours / "versions").mkdir(parents=True)
-    for name in ("env.py", "script.py.mako"):
-        shutil.copy(ROOT / "migrations" / name, ours / name)
-    plain = work / "plain"
-    (plain / "versions").mkdir(parents=True)
-    (plain / "env.py").write_text(PLAIN_ENV)
-    shutil.copy(ROOT / "migrations" / "script.py.mako", plain / "script.py.mako")
-    down = None
-    for index in range(1, revisions + 1):
-        text = REVISION.format(index=index, down=down)
-        (ours / "versions" / f"b{index:05d}.py").write_text(text)
-        (plain / "versions" / f"b{index:05d}.py").write_text(text)
-        down = f"b{index:05d}"
-    return ours, plain
 
 
 # Linux carries a parent's peak RSS over into a child it spawns (vfork, then exec), so
@@ -229,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     large = Fleet(server, args.large)
     rows: list[tuple[str, str]] = []
     try:
-        ours, plain = generate(work, args.revisions)
+        ours, plain, _ = generate(work, args.revisions)
         fleet.recreate()
         in_process, rss = runner(fleet, ours, args.parallel)
         noops = [runner(fleet, ours, args.parallel) for _ in range(args.repeat)]
@@ -265,16 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f" MIGRATE_PARALLEL={args.parallel}; upgrades run once, no-ops median (min-max) of"
         f" {args.repeat}"
     )
-    width = max(len(name) for name, _ in rows)
-    print(header)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    if args.markdown:
-        lines = [SECTION, "", f"_{header}_", "", "| Measurement | Result |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in rows]
-        old = args.markdown.read_text() if args.markdown.exists() else ""
-        kept = old.split(f"\n{SECTION}\n", 1)[0].rstrip("\n")
-        args.markdown.write_text((kept + "\n\n" if kept else "") + "\n".join(lines) + "\n")
+    report(header, rows, args.markdown, heading="Fleet")
 
 
 def _upgrade(wall: float, rss: float) -> str:

@@ -351,14 +351,31 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {args.revisions} revisions, median (min-max) of {args.repeat} runs"
     )
+    report(header, rows, args.markdown)
+
+
+def report(
+    header: str, rows: list[tuple[str, str]], markdown: Path | None, heading: str | None = None
+) -> None:
+    """Print the table; with ``markdown``, also write it into that file as the section
+    under ``heading`` (None: the part before the first heading), keeping the others."""
     width = max(len(name) for name, _ in rows)
     print(header)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    if args.markdown:
-        lines = [f"_{header}_", "", "| Measurement | Result |", "| --- | --- |"]
-        lines += [f"| {name} | {value} |" for name, value in rows]
-        args.markdown.write_text("\n".join(lines) + "\n")
+    if markdown is None:
+        return
+    lines = [f"_{header}_", "", "| Measurement | Result |", "| --- | --- |"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    table = "\n".join(lines) + "\n"
+    old = markdown.read_text() if markdown.exists() else ""
+    top, *sections = old.split("\n## ")
+    named = {section.split("\n", 1)[0]: "## " + section.strip("\n") + "\n" for section in sections}
+    if heading is None:
+        top = table
+    else:
+        named[heading] = f"## {heading}\n\n{table}"
+    markdown.write_text("\n".join([top.strip("\n") + "\n", *named.values()]).lstrip("\n"))
 
 
 def floor_command(target: DatabaseTarget) -> list[str]:
