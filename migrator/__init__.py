@@ -1,3 +1,3 @@
-"""A migration runner for SQLAlchemy/Alembic applications on MySQL and MariaDB."""
+"""A migration runner for SQLAlchemy/Alembic applications on MySQL/MariaDB."""
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Applying revisions: one at a time, each marked before it starts and stamped when it ends.
+"""Applying revisions one at a time, each marked before it starts, stamped when it ends.
 
 Alembic drives the loop (``command.upgrade`` semantics, env.py, one
 transaction per revision); this module supplies the steps from a generator,

@@ -1,18 +1,16 @@
-"""What the settings mean, whichever reader produced them.
+"""What the settings mean: the database target, the pod's slice of shards, a run's options.
 
-Two readers turn the environment into settings: :mod:`migrator.settings` (pydantic-settings,
-the authoritative declaration) and :mod:`migrator.fast_settings` (no pydantic, for the
-common environment of an init container). The values derived from either (the database
-target, the pod's slice of shards) are computed here, once, for both, and so are the
-options a migrating run hands the core. Pure: the values come in as arguments, never
-from the environment.
+:mod:`migrator.settings` declares the settings; two readers fill them in
+(:mod:`migrator.fast_settings` without pydantic, :mod:`migrator.validated_settings`
+through it). The values derived from them are computed here, once, for both. Pure:
+the values come in as arguments, never from the environment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, cast
 
 from migrator.errors import ConfigError
 from migrator.target import (
@@ -25,6 +23,9 @@ from migrator.target import (
     parse_port,
     shown,
 )
+
+if TYPE_CHECKING:
+    from migrator.settings import Settings
 
 # The bundled project: the directory that holds entrypoint.py, migrator/, schema/, migrations/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,154 +56,91 @@ class RunOptions:
     progress_interval: float = 10
 
 
-class SecretValue(Protocol):
-    """pydantic's SecretStr or the runner's own Secret: a value shown only on request."""
-
-    def get_secret_value(self) -> str: ...
-
-
-class RunSettings(Protocol):
-    """The settings a command runs with; migrator.settings.Settings documents each one."""
-
-    @property
-    def database_url(self) -> SecretValue | None: ...
-    @property
-    def database_url_file(self) -> Path | None: ...
-    @property
-    def mysql_host(self) -> str | None: ...
-    @property
-    def mysql_port(self) -> str | None: ...
-    @property
-    def mysql_user(self) -> str | None: ...
-    @property
-    def mysql_password(self) -> SecretValue | None: ...
-    @property
-    def mysql_password_file(self) -> Path | None: ...
-    @property
-    def mysql_database(self) -> str | None: ...
-    @property
-    def shadow_database_url(self) -> SecretValue | None: ...
-    @property
-    def wait_timeout(self) -> float: ...
-    @property
-    def connect_timeout(self) -> float: ...
-    @property
-    def lock_timeout(self) -> float: ...
-    @property
-    def ddl_lock_timeout(self) -> int: ...
-    @property
-    def head_timeout(self) -> float: ...
-    @property
-    def blocking_ddl(self) -> BlockingDdlPolicy: ...
-    @property
-    def blocking_ddl_min_rows(self) -> int: ...
-    @property
-    def progress_interval(self) -> float: ...
-    @property
-    def on_unknown_revision(self) -> UnknownRevisionPolicy: ...
-    @property
-    def lock_mode(self) -> LockMode: ...
-    @property
-    def termination_log(self) -> Path: ...
-    @property
-    def parallel(self) -> int: ...
-    @property
-    def shard_isolation(self) -> ShardIsolation: ...
-    @property
-    def on_shard_failure(self) -> ShardFailurePolicy: ...
-    @property
-    def shard_index(self) -> int | None: ...
-    @property
-    def job_completion_index(self) -> int | None: ...
-    @property
-    def shard_count(self) -> int | None: ...
-    @property
-    def pod_name(self) -> str | None: ...
-    @property
-    def log_format(self) -> LogFormat: ...
-    @property
-    def migrations_dir(self) -> Path: ...
-    @property
-    def schema_ref(self) -> str: ...
-    @property
-    def debug(self) -> bool: ...
-
-
 class DerivedSettings:
-    """The values both settings classes derive from their fields."""
+    """The values derived from the settings (mixed into migrator.settings.Settings)."""
 
-    def has_database(self: RunSettings) -> bool:
+    def has_database(self) -> bool:
         """Whether the default target is configured at all."""
+        settings = cast("Settings", self)
         return any(
             value is not None
-            for value in (self.database_url, self.database_url_file, self.mysql_host)
+            for value in (settings.database_url, settings.database_url_file, settings.mysql_host)
         )
 
-    def pod_slice(self: RunSettings) -> tuple[int, int] | None:
+    def pod_slice(self) -> tuple[int, int] | None:
         """(index, count) when several pods share the shards, else None."""
-        index = self.shard_index if self.shard_index is not None else self.job_completion_index
-        if self.shard_count is None:
-            if self.shard_index is not None:
+        settings = cast("Settings", self)
+        index = (
+            settings.shard_index
+            if settings.shard_index is not None
+            else settings.job_completion_index
+        )
+        if settings.shard_count is None:
+            if settings.shard_index is not None:
                 raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
             return None
         if index is None:
             raise ConfigError(
                 "MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX"
             )
-        return index, self.shard_count
+        return index, settings.shard_count
 
-    def database_target(self: RunSettings) -> DatabaseTarget:
+    def database_target(self) -> DatabaseTarget:
         """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
 
         Both forms may be given only when they agree, so a stale `.env` cannot
         silently redirect a run to another database.
         """
-        url = _one_of(self.database_url, self.database_url_file, "DATABASE_URL")
-        password = _one_of(self.mysql_password, self.mysql_password_file, "MYSQL_PASSWORD")
+        settings = cast("Settings", self)
+        url = _one_of(settings.database_url, settings.database_url_file, "DATABASE_URL")
+        password = _one_of(settings.mysql_password, settings.mysql_password_file, "MYSQL_PASSWORD")
         parts = {
-            "MYSQL_HOST": self.mysql_host,
-            "MYSQL_PORT": self.mysql_port,
-            "MYSQL_USER": self.mysql_user,
-            "MYSQL_DATABASE": self.mysql_database,
+            "MYSQL_HOST": settings.mysql_host,
+            "MYSQL_PORT": settings.mysql_port,
+            "MYSQL_USER": settings.mysql_user,
+            "MYSQL_DATABASE": settings.mysql_database,
         }
         if url is not None:
             target = parse_database_url(url)
             _require_agreement(target, parts, password)
             return target
-        if self.mysql_host is None:
+        if settings.mysql_host is None:
             raise ConfigError(
                 "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
             )
-        if self.mysql_database is None:
+        if settings.mysql_database is None:
             raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
         # An empty value is a variable that was meant to be filled in (an unset
         # ${VAR} in compose, say); PyMySQL would take an empty host for localhost.
         for name, value in parts.items():
             if value is not None and not value:
                 raise ConfigError(f"{name} is set but empty: give it a value or unset it")
-        check_host(self.mysql_host, "MYSQL_HOST")
-        check_database_name(self.mysql_database, "MYSQL_DATABASE")
+        check_host(settings.mysql_host, "MYSQL_HOST")
+        check_database_name(settings.mysql_database, "MYSQL_DATABASE")
         return DatabaseTarget(
-            host=self.mysql_host,
-            port=parse_port(self.mysql_port, "MYSQL_PORT") if self.mysql_port else DEFAULT_PORT,
-            user=self.mysql_user or "root",
+            host=settings.mysql_host,
+            port=parse_port(settings.mysql_port, "MYSQL_PORT")
+            if settings.mysql_port
+            else DEFAULT_PORT,
+            user=settings.mysql_user or "root",
             password=Secret(password or ""),
-            database=self.mysql_database,
+            database=settings.mysql_database,
         )
 
-    def shadow_target(self: RunSettings) -> DatabaseTarget | None:
+    def shadow_target(self) -> DatabaseTarget | None:
         """Where autogenerate may create its shadow database, when not next to the target."""
-        if self.shadow_database_url is None:
+        settings = cast("Settings", self)
+        if settings.shadow_database_url is None:
             return None
         try:
-            return parse_database_url(self.shadow_database_url.get_secret_value())
+            return parse_database_url(settings.shadow_database_url.get_secret_value())
         except ConfigError as error:
             raise ConfigError(
                 str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
             ) from None
 
 
-def _one_of(value: SecretValue | None, file: Path | None, name: str) -> str | None:
+def _one_of(value: Secret | None, file: Path | None, name: str) -> str | None:
     if value is not None and file is not None:
         raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
     if file is not None:

@@ -1,4 +1,4 @@
-"""Connecting to MySQL/MariaDB and waiting until it accepts a login.
+"""Logging in to MySQL/MariaDB, waiting until the server accepts a login.
 
 Waiting uses the driver alone (no SQLAlchemy), so `wait` stays light, and the
 connection that proved the server ready is the one the migration then uses.

@@ -1,4 +1,4 @@
-"""Exit statuses (a public contract) and the typed errors that carry them.
+"""The typed errors the core raises, each carrying its exit status (a public contract).
 
 The core raises these; only :mod:`migrator.cli` turns them into a printed line
 and a process exit status.

@@ -1,4 +1,4 @@
-"""SIGTERM and SIGINT: stop at once while waiting, stop at a revision boundary while migrating.
+"""Signals (SIGTERM, SIGINT): stop at once while waiting, at a revision boundary while migrating.
 
 MySQL DDL is not transactional, so abandoning a revision halfway leaves the
 schema between two revisions. While a revision runs, a signal is only noted;

@@ -1,4 +1,4 @@
-"""Finds the algorithm and lock the server takes for a DDL statement by offering the cheapest.
+"""Finds the cheapest algorithm-lock pair the server accepts for a DDL statement, by offering it.
 
 MySQL and MariaDB refuse an ``ALTER TABLE ..., ALGORITHM=X, LOCK=Y`` that they
 cannot honour (errors 1845 and 1846) before doing any work, and run it as

@@ -1,4 +1,4 @@
-"""Rewrites autogenerate's operation lists into an order that MySQL and MariaDB accept.
+"""Rewrites autogenerate's operation lists into an order the server (MySQL, MariaDB) accepts.
 
 Alembic lists a revision's operations table by table, in the order its
 comparators find them. MySQL then refuses some of them: an index that a

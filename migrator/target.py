@@ -1,4 +1,4 @@
-"""Where to connect: the parsed database target, and how to show it without the password.
+"""Where to connect: the parsed database target, shown on request without its password.
 
 This module imports no driver and no SQLAlchemy, so configuration errors are
 reported before anything heavy is loaded.

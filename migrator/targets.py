@@ -1,4 +1,4 @@
-"""Named targets and shards, declared with environment variables only.
+"""Named targets with their shards, declared with environment variables only.
 
 `DATABASE_URL` (or the MYSQL_* parts) is the default target. Every
 `DATABASE_URL_<NAME>` declares another one, with its own schema module and

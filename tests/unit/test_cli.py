@@ -10,27 +10,28 @@ from pathlib import Path
 
 import pytest
 
-from migrator import cli
+from migrator import arguments, cli
 from migrator.errors import ExitStatus
 from tests.conftest import ENTRYPOINT, RunEntrypoint
 
 
 def test_no_command_means_upgrade_head() -> None:
-    args = cli.parse_args([])
+    args = arguments.parse_args([])
 
     assert (args.command, args.revision) == ("upgrade", "head")
-    assert cli.parse_args(["--debug"]).command == "upgrade"
+    assert arguments.parse_args(["--debug"]).command == "upgrade"
 
 
-@pytest.mark.parametrize("argv", sorted(cli.DEFAULT_COMMAND_LINES))
+@pytest.mark.parametrize("argv", sorted(arguments.DEFAULT_COMMAND_LINES))
 def test_the_default_command_lines_parse_as_argparse_would(argv: tuple[str, ...]) -> None:
-    assert cli.parse_args(list(argv)) == cli.parse_command_line(list(argv))
+    assert arguments.parse_args(list(argv)) == arguments.parse_command_line(list(argv))
 
 
 def test_every_exit_status_is_documented_in_help() -> None:
     for status in ExitStatus:
-        assert f"  {int(status)} " in cli.EXIT_CODES_HELP or f" {int(status)} interrupted" in (
-            cli.EXIT_CODES_HELP
+        assert (
+            f"  {int(status)} " in arguments.EXIT_CODES_HELP
+            or f" {int(status)} interrupted" in (arguments.EXIT_CODES_HELP)
         ), status
 
 
@@ -41,7 +42,7 @@ def test_an_unexpected_exception_is_exit_1_with_one_line(
     monkeypatch.setenv("MIGRATE_LOG_FORMAT", "json")
     monkeypatch.delenv("MIGRATE_DEBUG", raising=False)
 
-    def explode(_: object) -> None:
+    def explode(*_: object) -> None:
         raise KeyError("no such thing\nsecond line")
 
     monkeypatch.setitem(cli.COMMANDS, "heads", explode)
@@ -63,7 +64,7 @@ def test_debug_shows_the_traceback(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MIGRATE_LOG_FORMAT", "json")
 
-    def explode(_: object) -> None:
+    def explode(*_: object) -> None:
         raise KeyError("boom")
 
     monkeypatch.setitem(cli.COMMANDS, "heads", explode)

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from migrator.fast_settings import FIELDS, FastSettings, read_fast_settings
-from migrator.settings import Settings
+from migrator.fast_settings import read_fast_settings
+from migrator.settings import Settings, declarations
+from migrator.validated_settings import environment_model, load_settings
 
-ALIASES = {str(field.alias): name for name, field in Settings.model_fields.items()}
+ALIASES = {str(field.alias): name for name, field in environment_model().model_fields.items()}
 
 # Per variable: values the fast reader vouches for, and values it leaves to Settings
 # (some of which Settings accepts, e.g. "1e3", and some it rejects, e.g. "-1").
@@ -72,21 +72,21 @@ def _plain(value: Any) -> Any:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else value
 
 
-def _assert_same(fast: FastSettings, environ: dict[str, str]) -> None:
-    """Settings, reading the same environment, accepts it and finds the same values."""
+def _assert_same(fast: Settings, environ: dict[str, str]) -> None:
+    """pydantic-settings, reading the same environment, accepts it and finds the same values."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environ.items():
             patch.setenv(name, value)
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    for name in Settings.model_fields:
+        settings = load_settings(None)
+    for name in environment_model().model_fields:
         expected, actual = getattr(settings, name), getattr(fast, name)
         assert _plain(actual) == _plain(expected), name
-        assert type(actual) is type(expected) or isinstance(expected, SecretStr), name
+        assert type(actual) is type(expected), name
 
 
 def test_it_reads_every_variable_settings_reads_into_the_same_fields() -> None:
-    assert {variable: name for variable, (name, _) in FIELDS.items()} == ALIASES
-    assert {field.name for field in dataclasses.fields(FastSettings)} == set(Settings.model_fields)
+    assert {declared.variable: declared.name for declared in declarations()} == ALIASES
+    assert {field.name for field in dataclasses.fields(Settings)} == set(ALIASES.values())
 
 
 def test_defaults_are_the_same() -> None:
@@ -175,7 +175,7 @@ def test_derived_values_come_from_the_same_code(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environ.items():
             patch.setenv(name, value)
-        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        settings = load_settings(None)
 
     assert fast.database_target() == settings.database_target()
     assert fast.database_target().password.get_secret_value() == "s3cret"

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from migrator.errors import ExitStatus
-from migrator.settings import Settings
+from migrator.settings import declarations
 from tests.conftest import PROJECT_ROOT
 
 MANIFEST_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
@@ -161,7 +161,7 @@ def runner_problems(document: Document) -> list[str]:
     pod = pod_spec(document)
     if pod is None:
         return []
-    known = {field.alias for field in Settings.model_fields.values()} | set(DOWNWARD_API_ENV)
+    known = {declared.variable for declared in declarations()} | set(DOWNWARD_API_ENV)
     secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
     problems = []
     for container in containers(pod):

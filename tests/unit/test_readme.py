@@ -8,7 +8,7 @@ import pytest
 
 from migrator.cli import COMMANDS
 from migrator.errors import ExitStatus
-from migrator.settings import Settings
+from migrator.settings import declarations, markdown_table
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -22,7 +22,12 @@ def table_rows(heading: str) -> list[str]:
 def test_every_setting_is_in_the_configuration_table() -> None:
     documented = {re.findall(r"`(\w+)`", row)[0] for row in table_rows("Configuration")}
 
-    assert documented == {field.alias for field in Settings.model_fields.values()}
+    assert documented == {declared.variable for declared in declarations()}
+
+
+def test_the_configuration_table_is_the_one_the_declarations_make() -> None:
+    # `python -m migrator.settings` prints it, for pasting after a change.
+    assert markdown_table() in README
 
 
 def test_every_command_is_in_the_commands_table() -> None:

@@ -9,9 +9,10 @@ import pytest
 
 from migrator.config import PROJECT_ROOT
 from migrator.errors import ConfigError
-from migrator.settings import Settings, load_settings
+from migrator.settings import declarations
+from migrator.validated_settings import environment_model, load_settings
 
-ALL_VARIABLES = [field.alias for field in Settings.model_fields.values()]
+ALL_VARIABLES = [declared.variable for declared in declarations()]
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +37,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_setting_has_a_description() -> None:
-    for name, field in Settings.model_fields.items():
+    for name, field in environment_model().model_fields.items():
         assert field.alias, name
         assert field.description, name
         assert field.description.endswith("."), name

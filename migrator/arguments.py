@@ -1,0 +1,134 @@
+"""The command line's grammar: the commands, their arguments, `--help`.
+
+Errors in it are configuration errors (exit 2) with a pointer to `--help`; the
+default command line of an init container is recognised without argparse.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, NoReturn
+
+from migrator import __version__
+from migrator.errors import ConfigError
+
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_CODES_HELP = """exit codes:
+  0   success, including nothing to do
+  1   unexpected internal error
+  2   configuration or usage error
+  3   database not reachable before MIGRATE_WAIT_TIMEOUT
+  4   login refused, missing privilege or unknown database
+  5   migration lock not acquired within MIGRATE_LOCK_TIMEOUT
+  6   a migration failed (MySQL DDL may be partly applied)
+  7   check found differences between the database and the schema module
+  8   the database is at a revision these migrations do not contain
+  9   the migration scripts or the schema module are invalid
+  10  status --exit-code: revisions are pending
+  11  MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table
+  130 interrupted by SIGINT, 143 interrupted by SIGTERM
+  141 standard output was closed early (e.g. piped into head)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise ConfigError(f"{message} (see {self.prog} --help)")
+
+    parser = _Parser(
+        prog="entrypoint.py",
+        description="Wait for MySQL, take the migration lock and run Alembic migrations."
+        " With no command, runs `upgrade head`.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks (same as MIGRATE_DEBUG=1)"
+    )
+    targeting = _Parser(add_help=False)
+    targeting.add_argument(
+        "--target", metavar="NAME", help="a named target (DATABASE_URL_NAME); default: DATABASE_URL"
+    )
+    targeting.add_argument(
+        "--shard", metavar="N", type=int, help="one shard of the target (0-based)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    add_command = partial(commands.add_parser, parents=[targeting])
+
+    upgrade = add_command("upgrade", help="upgrade the database (default: to head)")
+    upgrade.add_argument("revision", nargs="?", default="head", help="target (default head)")
+    downgrade = add_command("downgrade", help="downgrade the database to REVISION")
+    downgrade.add_argument("revision", help="target revision, e.g. -1 or base")
+    for name, help_text in (
+        ("autogenerate", "write a revision from the differences with the schema module"),
+        ("revision", "write an empty revision to fill in by hand"),
+    ):
+        sub = add_command(name, help=help_text)
+        sub.add_argument("-m", "--message", required=True, help="what the revision does")
+    add_command("check", help="exit 7 if the database differs from the schema module")
+    status = add_command("status", help="show current revision, heads and pending")
+    status.add_argument(
+        "--exit-code", action="store_true", help="exit 10 when revisions are pending"
+    )
+    add_command("history", help="list the revisions, newest first")
+    add_command("heads", help="show the head revision(s) of the migrations")
+    stamp = add_command("stamp", help="record REVISION as applied without running it")
+    stamp.add_argument("revision", help="revision to record, e.g. head or base")
+    wait = add_command("wait", help="only wait until the database accepts a login")
+    wait.add_argument(
+        "--head",
+        action="store_true",
+        help="also wait (MIGRATE_HEAD_TIMEOUT) until the database is at head; never runs DDL",
+    )
+    resolve = add_command(
+        "resolve", help="clear an interrupted revision after checking the schema by hand"
+    )
+    resolve.add_argument("revision", help="the interrupted revision, as the error named it")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument(
+        "--applied", action="store_true", help="its changes are all there: stamp it as done"
+    )
+    outcome.add_argument(
+        "--not-applied", action="store_true", help="none of its changes are there: run it again"
+    )
+    plan = add_command(
+        "plan",
+        help="list each statement the pending revisions will run, with the algorithm and lock"
+        " the server will take for it (reads the database; runs them on an empty copy)",
+    )
+    plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
+    plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    sql = add_command("sql", help="print the DDL of a revision range (no database)")
+    sql.add_argument(
+        "range", nargs="?", default="head", help="START:END or END (default: all, to head)"
+    )
+    return parser
+
+
+# What every init container runs. Importing argparse and building the parser
+# would cost a tenth of such a run, so these command lines skip it.
+DEFAULT_COMMAND_LINES = {(), ("upgrade",), ("upgrade", "head")}
+
+
+def parse_args(argv: list[str]) -> SimpleNamespace:
+    if tuple(argv) in DEFAULT_COMMAND_LINES:
+        return SimpleNamespace(
+            debug=False, command="upgrade", target=None, shard=None, revision="head"
+        )
+    return parse_command_line(argv)
+
+
+def parse_command_line(argv: list[str]) -> SimpleNamespace:
+    """Any command line, through argparse."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*argv, "upgrade"])
+    return SimpleNamespace(**vars(args))
