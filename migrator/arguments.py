@@ -16,6 +16,15 @@ from migrator.errors import ConfigError
 if TYPE_CHECKING:
     import argparse
 
+SETTINGS_HELP = """settings (environment variables, then .env in the working directory):
+  DATABASE_URL           mysql://USER:PASSWORD@HOST:PORT/DATABASE
+  DATABASE_URL_FILE      a file that holds DATABASE_URL (a Docker or Kubernetes secret)
+  MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE
+                         the same in parts, as the official mysql image names them
+  MYSQL_PASSWORD_FILE    a file that holds the password
+  the other settings (timeouts, lock, shards, logs): the README's Configuration table
+"""
+
 EXIT_CODES_HELP = """exit codes:
   0   success, including nothing to do
   1   unexpected internal error
@@ -45,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="entrypoint.py",
         description="Wait for MySQL, take the migration lock and run Alembic migrations."
         " With no command, runs `upgrade head`.",
-        epilog=EXIT_CODES_HELP,
+        epilog=SETTINGS_HELP + "\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -53,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks (same as MIGRATE_DEBUG=1)"
     )
     targeting = _Parser(add_help=False)
+    # Also after the command (`status --debug`); SUPPRESS keeps a subcommand's absent
+    # flag from resetting one given before the command.
+    targeting.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     targeting.add_argument(
         "--target", metavar="NAME", help="a named target (DATABASE_URL_NAME); default: DATABASE_URL"
     )

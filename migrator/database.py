@@ -240,7 +240,13 @@ def wait_for_database(
         if now >= next_log:
             log.info(
                 "waiting for the database",
-                extra={"attempt": attempt, "reason": reason, "target": target.redacted_url()},
+                extra={
+                    "attempt": attempt,
+                    "reason": reason,
+                    "target": target.redacted_url(),
+                    # A typo'd port in an interactive `status` should not look like a hang.
+                    "gives_up_in_s": round(deadline - now),
+                },
             )
             next_log = now + WAIT_LOG_INTERVAL
         # Full jitter spreads out many pods that started together.

@@ -28,6 +28,7 @@ def test_server_not_up_yet_then_success_once_it_is(
     waiting = [e for e in result.logs if e["message"] == "waiting for the database"]
     assert waiting, "the runner should report that it is waiting"
     assert "Can't connect" in waiting[0]["reason"]
+    assert 25 <= waiting[0]["gives_up_in_s"] <= 30  # says how long it will wait
     # Backoff is capped at 2 s and waiting is logged at most every 5 s.
     assert len(waiting) <= 2
     ready = next(e for e in result.logs if e["message"] == "database is ready")

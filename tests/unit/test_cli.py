@@ -27,6 +27,33 @@ def test_the_default_command_lines_parse_as_argparse_would(argv: tuple[str, ...]
     assert arguments.parse_args(list(argv)) == arguments.parse_command_line(list(argv))
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["--debug", "status"], ["status", "--debug"], ["status", "--target", "x", "--debug"]],
+)
+def test_debug_is_accepted_before_or_after_the_command(argv: list[str]) -> None:
+    args = arguments.parse_args(argv)
+
+    assert args.command == "status"
+    assert args.debug is True
+
+
+def test_debug_is_off_unless_given() -> None:
+    assert arguments.parse_args(["status"]).debug is False
+
+
+def test_help_names_the_settings_a_newcomer_needs_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        arguments.parse_args(["--help"])
+    shown = capsys.readouterr().out
+
+    for variable in ("DATABASE_URL", "DATABASE_URL_FILE", "MYSQL_HOST", "MYSQL_PASSWORD_FILE"):
+        assert variable in shown
+    assert "README" in shown
+
+
 def test_every_exit_status_is_documented_in_help() -> None:
     for status in ExitStatus:
         assert (
