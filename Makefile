@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN := $(BIN)/python entrypoint.py
 INSTALLED := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
 
 # Docker: the docker.io package's CLI where installed (a newer CLI without buildx
 # cannot build with BuildKit), and the stand-in base images of
@@ -30,36 +31,70 @@ PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
 SERVERS := bash tests/servers/real-servers.sh
 TEST_SERVERS ?= mysql97 mariadb118
 
-.PHONY: help install lock migrate revision check status test test-unit test-integration test-e2e \
-	test-servers servers servers-down lint format image up down logs compose-revision \
-	offline-images bench
+.PHONY: help install install-runtime lock migrate revision check status downgrade history heads \
+	sql stamp plan test test-unit test-integration test-e2e test-servers servers servers-down \
+	lint format image up down logs compose-revision offline-images bench
+
+# Variables that help texts mention, shown with their values by `make help`.
+HELP_VARIABLES := IMAGE PYTHON_IMAGE MYSQL_IMAGE TEST_SERVERS TEST_WORKERS
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) \
+		| sed -E 's/^([a-z0-9-]+):.*## /\1\t/' \
+		$(foreach variable,$(HELP_VARIABLES),| sed 's|$$($(variable))|$($(variable))|g') \
+		| awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: $(INSTALLED) ## Create .venv with the locked runtime and development dependencies
+
+install-runtime: $(RUNTIME) ## Create .venv with the runtime dependencies only (what migrating needs)
 
 $(INSTALLED): requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	touch $@
 
+# The development lock holds the runtime one; either stamp means the runtime is there.
+$(RUNTIME): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	[ -e $(INSTALLED) ] || $(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	touch $@
+
 lock: install ## Re-resolve requirements*.lock from pyproject.toml (with hashes)
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -o requirements-dev.lock
 
-migrate: install ## Upgrade the database in DATABASE_URL (or .env) to head
+migrate: $(RUNTIME) ## Upgrade the database in DATABASE_URL (or .env) to head
 	$(RUN) upgrade
 
-revision: install ## Autogenerate a revision: make revision m="add level to status"
+revision: $(RUNTIME) ## Autogenerate a revision: make revision m="add level to status"
 	@[ -n "$(m)" ] || { echo 'usage: make revision m="what the revision does"' >&2; exit 2; }
 	$(RUN) autogenerate -m "$(m)"
 
-check: install ## Exit 7 if the database differs from the schema module
+check: $(RUNTIME) ## Exit 7 if the database differs from the schema module
 	$(RUN) check
 
-status: install ## Show the database's revision and what is pending
+status: $(RUNTIME) ## Show the database's revision and what is pending
 	$(RUN) status
+
+downgrade: $(RUNTIME) ## Downgrade the database: make downgrade rev=-1 (or a revision id, or base)
+	@[ -n "$(rev)" ] || { echo 'usage: make downgrade rev=-1' >&2; exit 2; }
+	$(RUN) downgrade "$(rev)"
+
+history: $(RUNTIME) ## List the revisions, newest first
+	$(RUN) history
+
+heads: $(RUNTIME) ## Show the head revision of the migrations
+	$(RUN) heads
+
+sql: $(RUNTIME) ## Print the migrations' DDL without a database: make sql [range=START:END]
+	$(RUN) sql $(range)
+
+stamp: $(RUNTIME) ## Record a revision as applied without running it: make stamp rev=head
+	@[ -n "$(rev)" ] || { echo 'usage: make stamp rev=head' >&2; exit 2; }
+	$(RUN) stamp "$(rev)"
+
+plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it will take
+	$(RUN) plan
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
 	$(PYTEST) -m "not restarts_server" tests/unit tests/integration
