@@ -83,3 +83,19 @@ def test_a_broken_migration_stops_the_chain_with_6(
     assert "revision b0rken000001" in compose_project.logs("migrate")
     app = compose_project.container("app")
     assert app is None or app["State"]["StartedAt"].startswith("0001-01-01")
+
+
+def test_the_application_user_may_build_shadow_databases_for_plan_and_autogenerate(
+    compose_project: Compose,
+) -> None:
+    assert compose_project("up", "--detach", "db").returncode == 0
+
+    plan = compose_project("run", "--rm", "migrate", "plan")
+    autogenerate = compose_project("run", "--rm", "migrate", "autogenerate", "-m", "nothing")
+
+    # Without the grant, plan is exit 4 naming it, and autogenerate warns.
+    assert plan.returncode == 0, plan.stderr
+    assert autogenerate.returncode == 0, autogenerate.stderr
+    assert "no changes detected" in autogenerate.stderr
+    assert "created the shadow database" in autogenerate.stderr
+    assert "may not create databases" not in autogenerate.stderr
