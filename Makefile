@@ -32,7 +32,7 @@ SERVERS := bash tests/servers/real-servers.sh
 TEST_SERVERS ?= mysql97 mariadb118
 
 .PHONY: help install install-runtime lock migrate revision check status downgrade history heads \
-	sql stamp plan test test-unit test-integration test-e2e test-servers servers servers-down \
+	sql stamp baseline plan test test-unit test-integration test-e2e test-servers servers servers-down \
 	lint format image up down logs compose-revision offline-images bench
 
 # Variables that help texts mention, shown with their values by `make help`.
@@ -92,6 +92,10 @@ sql: $(RUNTIME) ## Print the migrations' DDL without a database: make sql [range
 stamp: $(RUNTIME) ## Record a revision as applied without running it: make stamp rev=head
 	@[ -n "$(rev)" ] || { echo 'usage: make stamp rev=head' >&2; exit 2; }
 	$(RUN) stamp "$(rev)"
+
+baseline: $(RUNTIME) ## Adopt an existing database at a revision: make baseline rev=REV
+	@[ -n "$(rev)" ] || { echo 'usage: make baseline rev=REV' >&2; exit 2; }
+	$(RUN) baseline "$(rev)"
 
 plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it will take
 	$(RUN) plan

@@ -93,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_command("history", help="list the revisions, newest first")
     add_command("heads", help="show the head revision(s) of the migrations")
+    baseline = add_command(
+        "baseline",
+        help="adopt an existing database: record REVISION as the one its schema already has",
+    )
+    baseline.add_argument("revision", help="the revision the existing schema matches")
+    baseline.add_argument(
+        "--replace-foreign",
+        action="store_true",
+        help="replace an alembic_version written by other migrations",
+    )
     stamp = add_command("stamp", help="record REVISION as applied without running it")
     stamp.add_argument("revision", help="revision to record, e.g. head or base")
     wait = add_command("wait", help="only wait until the database accepts a login")

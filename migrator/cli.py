@@ -166,6 +166,9 @@ COMMANDS: dict[str, Callable[[commands.Context, SimpleNamespace], None]] = {
     "history": lambda context, _: commands.history(context),
     "heads": lambda context, _: commands.heads(context),
     "stamp": lambda context, args: commands.stamp(context, args.revision),
+    "baseline": lambda context, args: commands.baseline(
+        context, args.revision, replace_foreign=args.replace_foreign
+    ),
     "wait": lambda context, args: commands.wait(context, head=args.head),
     "resolve": lambda context, args: commands.resolve(context, args.revision, applied=args.applied),
     "sql": lambda context, args: commands.sql(context, args.range),

@@ -214,6 +214,15 @@ def stamp(context: Context, revision: str) -> None:
     runner.stamp(context.project(), database, context.options(), revision)
 
 
+def baseline(context: Context, revision: str, *, replace_foreign: bool) -> None:
+    database = context.database()
+    from migrator import runner
+
+    runner.baseline(
+        context.project(), database, context.options(), revision, replace_foreign=replace_foreign
+    )
+
+
 def resolve(context: Context, revision: str, *, applied: bool) -> None:
     database = context.database()
     from migrator import runner

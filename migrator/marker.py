@@ -99,6 +99,15 @@ class RunMarker:
         return self.stamped_after
 
 
+def table_exists(connection: sqlalchemy.Connection) -> bool:
+    """Whether this runner has migrated (or adopted) the database: both create the table."""
+    import sqlalchemy
+
+    exists = sqlalchemy.inspect(connection).has_table(MARKER_TABLE)
+    connection.commit()
+    return exists
+
+
 def ensure_table(connection: sqlalchemy.Connection) -> None:
     connection.exec_driver_sql(_CREATE_TABLE)
     connection.commit()

@@ -51,6 +51,7 @@ from migrator.scripts import (
     Status,
     alembic_config,
     current_heads,
+    known,
     load_metadata,
     load_scripts,
     pending_steps,
@@ -102,7 +103,7 @@ def _migrate(
         running = refuse_interrupted(
             connection, connection_settings, use_lock=options.use_lock, migrating=True
         )
-        if not _known(script, current, project, options, upgrade=upgrade):
+        if not _known(script, current, project, options, connection, upgrade=upgrade):
             return
         # Decided before the lock, so pods starting on a migrated database never
         # queue behind each other; a revision another runner is applying is not "done".
@@ -118,7 +119,7 @@ def _migrate(
             interrupted = marker.read(driver_connection(connection))
             if interrupted is not None:
                 raise MigrationFailed(f"{interrupted.describe()}: {interrupted.remedy()}")
-            if not _known(script, current, project, options, upgrade=upgrade):
+            if not _known(script, current, project, options, connection, upgrade=upgrade):
                 return
             if not pending_steps(script, destination, current, upgrade=upgrade):
                 log.info(
@@ -207,12 +208,13 @@ def _known(
     current: tuple[str, ...],
     project: Project,
     options: RunOptions,
+    connection: sqlalchemy.Connection,
     *,
     upgrade: bool,
 ) -> bool:
     """False when the database is ahead of these migrations and policy says to leave it."""
     try:
-        require_known(script, current, project)
+        require_known(script, current, project, connection)
     except UnknownRevision as unknown:
         if upgrade and options.on_unknown_revision == "skip":
             log.warning(
@@ -343,6 +345,56 @@ def stamp(
     log.info("stamped", extra={"from": revisions(before), "to": revisions(after)})
 
 
+def baseline(
+    project: Project,
+    connection_settings: ConnectionSettings,
+    options: RunOptions,
+    revision: str,
+    *,
+    replace_foreign: bool,
+) -> None:
+    """Adopt an existing database: record ``revision`` as the one its schema already has.
+
+    Only for a database with tables and no revision these migrations know; a
+    foreign alembic_version (from other migrations) is replaced only when
+    ``replace_foreign`` says so. `check` then proves that the schema matches.
+    """
+    script = load_scripts(project, single_head=False)
+    with (
+        open_connection(connection_settings) as connection,
+        _exclusive(connection, connection_settings, options),
+    ):
+        current = current_heads(connection)
+        ours = [head for head in current if known(script, head)]
+        if ours:
+            raise ConfigError(
+                f"the database is already at {revisions(ours)}, a revision of these migrations:"
+                " there is nothing to adopt (upgrade migrates it; stamp moves its record)"
+            )
+        if current and not replace_foreign:
+            raise ConfigError(
+                f"the database's alembic_version holds {revisions(current)}, which these"
+                " migrations have never had: make sure this is the database you mean, then"
+                f" run `baseline {revision} --replace-foreign` to replace it"
+            )
+        if not _user_tables(connection):
+            raise ConfigError(
+                "the database has no tables: there is nothing to adopt; upgrade builds it"
+                " from the migrations"
+            )
+        marker.ensure_table(connection)  # from now on, this runner's database
+        try:
+            with running_env_py(project):
+                command.stamp(alembic_config(project, connection=connection), revision, purge=True)
+        except CommandError as error:
+            raise ConfigError(f"cannot baseline at {revision!r}: {error}") from None
+        after = current_heads(connection)
+    log.info(
+        "recorded the baseline: run `check` to confirm that the schema matches the schema module",
+        extra={"revision": revisions(after), "replaced": revisions(current)},
+    )
+
+
 def resolve(
     project: Project,
     connection_settings: ConnectionSettings,
@@ -396,7 +448,7 @@ def wait_for_head(
         while True:
             current = current_heads(connection)  # commits: each read sees new data
             running = refuse_interrupted(connection, connection_settings, use_lock=options.use_lock)
-            if not _known(script, current, project, options, upgrade=True):
+            if not _known(script, current, project, options, connection, upgrade=True):
                 return
             pending = pending_steps(script, "heads", current, upgrade=True)
             if not pending and running is None:

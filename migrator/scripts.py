@@ -23,7 +23,7 @@ from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from migrator import alembic_env, alembic_proxies
+from migrator import alembic_env, alembic_proxies, marker
 from migrator.errors import ConfigError, MigratorError, ScriptError, UnknownRevision
 from migrator.target import Project, shown
 
@@ -175,16 +175,41 @@ def current_heads(connection: sqlalchemy.Connection) -> tuple[str, ...]:
     return heads
 
 
-def require_known(script: ScriptDirectory, current: Iterable[str], project: Project) -> None:
+def known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        script.get_revision(revision)
+    except CommandError:
+        return False
+    return True
+
+
+def require_known(
+    script: ScriptDirectory,
+    current: Iterable[str],
+    project: Project,
+    connection: sqlalchemy.Connection,
+) -> None:
+    """Raise UnknownRevision for a revision the scripts lack, telling a newer release of
+    these migrations (the runner has migrated the database) from foreign ones."""
     for revision in current:
-        try:
-            script.get_revision(revision)
-        except CommandError:
+        if known(script, revision):
+            continue
+        where = (
+            f"the database is at revision {revision}, which the migrations in"
+            f" {project.migrations_dir}"
+        )
+        if marker.table_exists(connection):
             raise UnknownRevision(
-                f"the database is at revision {revision}, which the migrations in"
-                f" {project.migrations_dir} do not contain: it was migrated by a newer"
-                " release; deploy that release or one that contains the revision"
-            ) from None
+                f"{where} do not contain; this runner has migrated the database before, so"
+                " the revision comes from a newer release of these migrations: deploy that"
+                " release or one that contains the revision"
+            )
+        raise UnknownRevision(
+            f"{where} have never had, and this runner has never migrated the database:"
+            " its alembic_version comes from other migrations. To adopt the database,"
+            " check that its schema matches a revision of these migrations, then run"
+            " `baseline REVISION --replace-foreign` (README: Adopting an existing database)"
+        )
 
 
 def pending_steps(
@@ -203,7 +228,7 @@ def read_status(
     script: ScriptDirectory, connection: sqlalchemy.Connection, project: Project
 ) -> Status:
     current = current_heads(connection)
-    require_known(script, current, project)
+    require_known(script, current, project, connection)
     pending = pending_steps(script, "heads", current, upgrade=True)
     return Status(
         current=current,

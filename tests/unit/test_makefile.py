@@ -55,6 +55,7 @@ def test_the_commands_a_user_runs_install_only_the_runtime_dependencies(
     [
         ("downgrade", 'downgrade "-1"'),
         ("stamp", 'stamp "-1"'),
+        ("baseline", 'baseline "-1"'),
         ("history", "history"),
         ("heads", "heads"),
         ("plan", "plan"),
@@ -67,7 +68,7 @@ def test_every_command_has_a_target(target: str, command: str) -> None:
     assert f"entrypoint.py {command}" in planned
 
 
-@pytest.mark.parametrize("target", ["downgrade", "stamp"])
+@pytest.mark.parametrize("target", ["downgrade", "stamp", "baseline"])
 def test_a_target_that_needs_a_revision_says_how_to_give_it(target: str) -> None:
     result = make(target, "RUNTIME=")  # no prerequisite: only the usage check runs
 
