@@ -75,20 +75,6 @@ def test_a_foreign_alembic_version_is_exit_8_naming_the_adoption_then_replaced_w
     assert applied_revisions(again) == Counter()
 
 
-def test_a_revision_from_a_newer_release_is_exit_8_saying_so(
-    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
-) -> None:
-    migrations.chain(1)
-    assert migrate().code == 0
-    database.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
-
-    result = migrate()
-
-    assert result.code == 8
-    assert "newer release of these migrations" in result.error["message"]
-    assert "baseline" not in result.error["message"]
-
-
 def test_baseline_refuses_a_database_without_tables_or_already_at_a_known_revision(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
