@@ -92,8 +92,10 @@ class DerivedSettings:
         silently redirect a run to another database.
         """
         settings = cast("Settings", self)
-        url = _one_of(settings.database_url, settings.database_url_file, "DATABASE_URL")
-        password = _one_of(settings.mysql_password, settings.mysql_password_file, "MYSQL_PASSWORD")
+        url = _one_of(settings.database_url, settings.database_url_file, "DATABASE_URL", settings)
+        password = _one_of(
+            settings.mysql_password, settings.mysql_password_file, "MYSQL_PASSWORD", settings
+        )
         parts = {
             "MYSQL_HOST": settings.mysql_host,
             "MYSQL_PORT": settings.mysql_port,
@@ -102,7 +104,7 @@ class DerivedSettings:
         }
         if url is not None:
             target = parse_database_url(url)
-            _require_agreement(target, parts, password)
+            _require_agreement(target, parts, password, settings)
             return target
         if settings.mysql_host is None:
             raise ConfigError(
@@ -140,9 +142,12 @@ class DerivedSettings:
             ) from None
 
 
-def _one_of(value: Secret | None, file: Path | None, name: str) -> str | None:
+def _one_of(value: Secret | None, file: Path | None, name: str, settings: Settings) -> str | None:
     if value is not None and file is not None:
-        raise ConfigError(f"{name} and {name}_FILE are both set: use one of them")
+        raise ConfigError(
+            f"{name} and {name}_FILE are both set ({_sources(settings, name, name + '_FILE')}):"
+            " use one of them"
+        )
     if file is not None:
         return _read_secret_file(file, f"{name}_FILE")
     return value.get_secret_value() if value is not None else None
@@ -168,8 +173,16 @@ def _read_secret_file(path: Path, name: str) -> str:
     return value
 
 
+def _sources(settings: Settings, *variables: str) -> str:
+    """Where each variable was set, for a message about variables that conflict."""
+    return ", ".join(f"{variable} from {settings.origin(variable)}" for variable in variables)
+
+
 def _require_agreement(
-    target: DatabaseTarget, parts: dict[str, str | None], password: str | None
+    target: DatabaseTarget,
+    parts: dict[str, str | None],
+    password: str | None,
+    settings: Settings,
 ) -> None:
     url_values = {
         "MYSQL_HOST": target.host,
@@ -183,7 +196,9 @@ def _require_agreement(
     if password is not None and password != target.password.get_secret_value():
         conflicting.append("MYSQL_PASSWORD")
     if conflicting:
+        url = "DATABASE_URL" if settings.database_url is not None else "DATABASE_URL_FILE"
         raise ConfigError(
-            f"DATABASE_URL and {', '.join(conflicting)} disagree:"
+            f"DATABASE_URL and {', '.join(conflicting)} disagree"
+            f" ({_sources(settings, url, *conflicting)}):"
             " set either DATABASE_URL or the MYSQL_* variables, not both"
         )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from migrator.config import (
@@ -382,11 +384,22 @@ class Settings(DerivedSettings):
         "Show tracebacks and Alembic's own log lines (also `--debug`).",
     )
 
+    # Where each variable that was set came from ("the environment" or ".env"), for
+    # messages about settings that conflict. Not a setting itself.
+    origins: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def origin(self, variable: str) -> str:
+        return self.origins.get(variable, "the environment")
+
 
 def declarations() -> list[Declaration]:
     """Every setting, in the order of the README's configuration table."""
     found = []
     for field in dataclasses.fields(Settings):
+        if "setting" not in field.metadata:
+            continue
         variable, kind, shown_default, meaning = field.metadata["setting"]
         found.append(Declaration(field.name, variable, kind, field.default, shown_default, meaning))
     return found

@@ -7,8 +7,11 @@ same :class:`~migrator.settings.Settings` the fast reader returns.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, create_model
@@ -50,10 +53,54 @@ def environment_model() -> type[BaseSettings]:
     return model
 
 
-def load_settings(env_file: Path | None = Path(".env")) -> Settings:
-    """Read the settings, turning validation failures into one-line configuration errors."""
+# The database's location, in one of two forms: a variable from the environment
+# replaces the .env file's whole other form rather than conflicting with it.
+URL_FORM = frozenset({"DATABASE_URL", "DATABASE_URL_FILE"})
+PARTS_FORM = frozenset(
+    {
+        "MYSQL_HOST",
+        "MYSQL_PORT",
+        "MYSQL_USER",
+        "MYSQL_PASSWORD",
+        "MYSQL_PASSWORD_FILE",
+        "MYSQL_DATABASE",
+    }
+)
+
+
+def from_env_file(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The `.env` file's settings that apply: the environment wins, variable by variable,
+    and for the database's location form by form (DATABASE_URL over the MYSQL_* parts
+    in `.env`, and MYSQL_HOST over a DATABASE_URL in `.env`)."""
+    if env_file is None or not env_file.exists():
+        return {}
+    from dotenv import dotenv_values
+
+    declared = {declared.variable for declared in declarations()}
+    values = {
+        name: value
+        for name, value in dotenv_values(env_file, encoding="utf-8").items()
+        if value is not None and name in declared and name not in environ
+    }
+    if URL_FORM & environ.keys():
+        values = {name: value for name, value in values.items() if name not in PARTS_FORM}
+    elif "MYSQL_HOST" in environ:
+        values = {name: value for name, value in values.items() if name not in URL_FORM}
+    return values
+
+
+def load_settings(
+    env_file: Path | None = Path(".env"), environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the settings, turning validation failures into one-line configuration errors.
+
+    ``environ`` is the process environment (the default), which pydantic-settings reads.
+    """
+    environ = os.environ if environ is None else environ
     try:
-        read = environment_model()(_env_file=env_file)
+        file_values = from_env_file(env_file, environ)
+        model: Any = environment_model()  # its fields are only known at run time
+        read = model(_env_file=None, **file_values)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
     except UnicodeDecodeError:
@@ -64,7 +111,8 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         name: Secret(value.get_secret_value()) if isinstance(value, SecretStr) else value
         for name, value in read.model_dump().items()
     }
-    return Settings(**values)
+    origins = dict.fromkeys(file_values, ".env")
+    return Settings(**values, origins=MappingProxyType(origins))
 
 
 def _describe(error: ValidationError) -> str:

@@ -86,7 +86,8 @@ def _assert_same(fast: Settings, environ: dict[str, str]) -> None:
 
 def test_it_reads_every_variable_settings_reads_into_the_same_fields() -> None:
     assert {declared.variable: declared.name for declared in declarations()} == ALIASES
-    assert {field.name for field in dataclasses.fields(Settings)} == set(ALIASES.values())
+    fields = {field.name for field in dataclasses.fields(Settings) if "setting" in field.metadata}
+    assert fields == set(ALIASES.values())
 
 
 def test_defaults_are_the_same() -> None:

@@ -159,3 +159,55 @@ def test_validation_errors_do_not_echo_the_value(monkeypatch: pytest.MonkeyPatch
         load_settings()
 
     assert "hunter2-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("dotenv", "environment", "expected"),
+    [
+        # .env copied from .env.example, then `DATABASE_URL=... make status`.
+        (
+            (PROJECT_ROOT / ".env.example").read_text(),
+            {"DATABASE_URL": "mysql://other@db.internal:3306/elsewhere"},
+            ("db.internal", "other", "elsewhere"),
+        ),
+        (
+            "DATABASE_URL=mysql://app@db/from_dotenv\nMYSQL_USER=app\n",
+            {"MYSQL_HOST": "127.0.0.1", "MYSQL_DATABASE": "from_environment"},
+            ("127.0.0.1", "app", "from_environment"),
+        ),
+    ],
+    ids=["url over dotenv parts", "parts over a dotenv url"],
+)
+def test_the_environment_replaces_the_dotenv_database_as_a_whole(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dotenv: str,
+    environment: dict[str, str],
+    expected: tuple[str, str, str],
+) -> None:
+    (tmp_path / ".env").write_text(dotenv)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    target = load_settings().database_target()
+
+    assert (target.host, target.user, target.database) == expected
+
+
+def test_a_conflict_says_where_each_value_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("MYSQL_DATABASE=shop\n")
+    monkeypatch.setenv("DATABASE_URL_FILE", str(tmp_path / "url"))
+    monkeypatch.setenv("DATABASE_URL", "mysql://app@db/other")
+
+    with pytest.raises(ConfigError, match="DATABASE_URL from the environment"):
+        load_settings().database_target()
+
+    monkeypatch.delenv("DATABASE_URL_FILE")
+    monkeypatch.delenv("DATABASE_URL")
+    (tmp_path / ".env").write_text("DATABASE_URL=mysql://app@db/other\nMYSQL_DATABASE=shop\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings().database_target()
+    assert "DATABASE_URL from .env, MYSQL_DATABASE from .env" in str(caught.value)
