@@ -74,6 +74,7 @@ class Fleet:
             if not key.startswith(("DATABASE_URL", "MIGRATE_", "MYSQL_"))
         }
         return env | {
+            "MIGRATE_TARGETS": "fleet",
             "DATABASE_URL_FLEET_TEMPLATE": template,
             "DATABASE_URL_FLEET_SHARDS": f"0-{self.count - 1}",
             "MIGRATE_MIGRATIONS_DIR_FLEET": str(migrations),

@@ -18,12 +18,25 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TextIO
 
 from migrator.config import RunOptions
-from migrator.errors import ConfigError, MigrationFailed, PendingRevisions
+from migrator.errors import (
+    ConfigError,
+    MigrationFailed,
+    MigratorError,
+    PendingRevisions,
+    ShardsFailed,
+)
 from migrator.logs import get_logger
 from migrator.report import RunReport
 from migrator.settings import Settings
 from migrator.target import DatabaseTarget, Project
-from migrator.targets import Target, discover, select, slice_for_pod
+from migrator.targets import (
+    Target,
+    declared_names,
+    discover,
+    select,
+    slice_for_pod,
+    undeclared,
+)
 
 if TYPE_CHECKING:
     from migrator.database import ConnectionSettings
@@ -51,7 +64,14 @@ class Context:
     def targets(self) -> list[Target]:
         """Every configured target, read once; their passwords join the secrets to mask."""
         default = self.settings.database_target() if self.settings.has_database() else None
-        targets = discover(self.environ, default, self.default_project)
+        declared = declared_names(self.settings.targets)
+        targets = discover(self.environ, default, self.default_project, declared)
+        ignored = undeclared(self.environ, declared)
+        if ignored:
+            log.info(
+                f"{', '.join(ignored)}: not a migration target (MIGRATE_TARGETS does not list"
+                " it), ignored"
+            )
         for target in targets:
             for shard in target.shards:
                 self.add_secret(shard.password.get_secret_value())
@@ -170,7 +190,12 @@ def _upgrade_fleet(context: Context, plan: list[tuple[Target, list[int]]], revis
             target.name,
             target.project,
             [
-                Shard(target.name, position, context.connection(target.shards[position]))
+                Shard(
+                    target.name,
+                    position,
+                    context.connection(target.shards[position]),
+                    sharded=len(target.shards) > 1,
+                )
                 for position in positions
             ],
         )
@@ -234,6 +259,12 @@ def check(context: Context) -> None:
     database = context.database()
     from migrator import runner
 
+    others = [target.name for target in context.targets if target.name != context.target().name]
+    if context.target_name is None and others:
+        log.info(
+            f"checking the default target only; check the others with --target"
+            f" ({', '.join(others)})"
+        )
     runner.check(context.project(), database, use_lock=context.use_lock)
 
 
@@ -268,15 +299,37 @@ def revision(context: Context, message: str) -> None:
 
 
 def status(context: Context, *, exit_code: bool) -> None:
-    target = context.target()
+    """The status of the named target, or of every target `upgrade` migrates."""
+    if context.target_name is not None or len(context.targets) <= 1:
+        _status_of(context, context.target(), exit_code=exit_code)
+        return
+    failures: list[MigratorError] = []
+    for target in context.targets:
+        context.print(f"== target {target.name}")
+        try:
+            _status_of(context, target, exit_code=exit_code)
+        except MigratorError as error:  # the other targets are still shown
+            log.error(error.message, extra={"target": target.name})
+            failures.append(error)
+    if failures:
+        from migrator.fleet import worst
+
+        raise ShardsFailed(
+            f"{len(failures)} of {len(context.targets)} targets: "
+            + "; ".join(failure.message for failure in failures),
+            worst([int(failure.exit_status) for failure in failures]),
+        )
+
+
+def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
     if context.shard is None and len(target.shards) > 1:
         _status_of_shards(context, target, exit_code=exit_code)
         return
-    database = context.database()
+    database = context.connection(target.shard(context.shard or 0))
     from migrator import runner
 
     current, running, interrupted = runner.status(
-        context.project(), database, use_lock=context.use_lock
+        target.project, database, use_lock=context.use_lock
     )
     context.print(
         f"database: {database.target.redacted_url()}",

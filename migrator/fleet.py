@@ -66,10 +66,13 @@ class Shard:
     position: int
     database: ConnectionSettings
 
+    sharded: bool = True  # False: the target's only database, named without a position
+
     @property
     def label(self) -> str:
-        """The shard as log lines name it, password masked."""
-        return f"{self.target}[{self.position}] {self.database.target.redacted_url()}"
+        """The database as log lines name it, password masked."""
+        position = f"[{self.position}]" if self.sharded else ""
+        return f"{self.target}{position} {self.database.target.redacted_url()}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ class FleetProgress:
         elapsed = now - self.started
         eta = elapsed / done * (self.total - done) if done else None
         log.info(
-            f"{done}/{self.total} shards done, {failed} failed"
+            f"{done}/{self.total} databases done, {failed} failed"
             + (f", ETA {eta:.0f} s" if eta is not None else ""),
             extra={
                 "done": done,
@@ -305,7 +308,7 @@ def finish(outcomes: Sequence[Outcome], duration: float) -> None:
         )
     succeeded = len(outcomes) - len(failed) - len(skipped) - len(interrupted)
     summary = (
-        f"{len(outcomes)} shard(s): {succeeded} succeeded, {len(failed)} failed,"
+        f"{len(outcomes)} database(s): {succeeded} succeeded, {len(failed)} failed,"
         f" {len(skipped)} not started"
         + (f", {len(interrupted)} interrupted" if interrupted else "")
     )

@@ -500,7 +500,7 @@ def check(
 ) -> None:
     """Compare the database with the schema module; DriftDetected lists the differences."""
     script = load_scripts(project)
-    metadata = load_metadata(project.schema_ref)
+    metadata = load_metadata(project.schema_ref, f"MIGRATE_SCHEMA{project.variable_suffix}")
     with open_connection(connection_settings) as connection:
         _require_settled(connection, connection_settings, use_lock, "check")
         _require_head(read_status(script, connection, project), "check")
@@ -533,7 +533,7 @@ def autogenerate(
     target database is compared instead, and must be at head.
     """
     script = load_scripts(project)
-    metadata = load_metadata(project.schema_ref)
+    metadata = load_metadata(project.schema_ref, f"MIGRATE_SCHEMA{project.variable_suffix}")
     # A revision written next to a half-applied one would build on a schema nobody has.
     with open_connection(connection_settings) as connection:
         _require_settled(connection, connection_settings, options.use_lock, "autogenerate")

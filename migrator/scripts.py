@@ -85,11 +85,13 @@ def load_scripts(project: Project, *, single_head: bool = True) -> ScriptDirecto
         has_env = (project.migrations_dir / "env.py").is_file()
     except OSError as error:  # e.g. a path too long for the file system
         raise ConfigError(
-            f"MIGRATE_MIGRATIONS_DIR={shown(project.migrations_dir)}: {error.strerror}"
+            f"MIGRATE_MIGRATIONS_DIR{project.variable_suffix}={shown(project.migrations_dir)}:"
+            f" {error.strerror}"
         ) from None
     if not has_env:
         raise ConfigError(
-            f"MIGRATE_MIGRATIONS_DIR={shown(project.migrations_dir)}: not an Alembic migrations"
+            f"MIGRATE_MIGRATIONS_DIR{project.variable_suffix}={shown(project.migrations_dir)}:"
+            " not an Alembic migrations"
             " directory (no env.py)"
         )
     try:
@@ -105,7 +107,7 @@ def load_scripts(project: Project, *, single_head: bool = True) -> ScriptDirecto
     return script
 
 
-def load_metadata(schema_ref: str) -> sqlalchemy.MetaData:
+def load_metadata(schema_ref: str, variable: str = "MIGRATE_SCHEMA") -> sqlalchemy.MetaData:
     """Import the schema module named by MIGRATE_SCHEMA (``module:attribute``)."""
     module_name, _, attribute = schema_ref.partition(":")
     try:
@@ -117,7 +119,7 @@ def load_metadata(schema_ref: str) -> sqlalchemy.MetaData:
     metadata = getattr(module, attribute, None)
     if not isinstance(metadata, sqlalchemy.MetaData):
         raise ScriptError(
-            f"MIGRATE_SCHEMA={schema_ref}: {module_name}.{attribute} is not a SQLAlchemy MetaData"
+            f"{variable}={schema_ref}: {module_name}.{attribute} is not a SQLAlchemy MetaData"
         )
     return metadata
 

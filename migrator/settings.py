@@ -208,6 +208,15 @@ class Settings(DerivedSettings):
         "—",
         "Database (schema) to migrate.",
     )
+    targets: str | None = setting(
+        "MIGRATE_TARGETS",
+        None,
+        TEXT,
+        "—",
+        "Named targets besides the default database, e.g. `log,game`: each is configured by"
+        " `DATABASE_URL_<NAME>` (see [Many databases](#many-databases)). A"
+        " `DATABASE_URL_<NAME>` whose name is not listed here is ignored.",
+    )
     shadow_database_url: Secret | None = setting(
         "MIGRATE_SHADOW_DATABASE_URL",
         None,

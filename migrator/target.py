@@ -74,6 +74,8 @@ class Project:
 
     migrations_dir: Path
     schema_ref: str = "schema:metadata"
+    # The settings' suffix in messages: "" for the default target, "_LOG" for target log.
+    variable_suffix: str = ""
 
 
 @dataclass(frozen=True)

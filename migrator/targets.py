@@ -1,9 +1,10 @@
 """Named targets with their shards, declared with environment variables only.
 
-`DATABASE_URL` (or the MYSQL_* parts) is the default target. Every
-`DATABASE_URL_<NAME>` declares another one, with its own schema module and
-migrations directory found by convention (`schema/<name>.py`,
-`migrations/<name>/`). A target may have many URLs — its shards:
+`DATABASE_URL` (or the MYSQL_* parts) is the default target. MIGRATE_TARGETS
+lists the named ones; each `DATABASE_URL_<NAME>` then configures one, with its
+own schema module and migrations directory found by convention
+(`schema/<name>.py`, `migrations/<name>/`). A `DATABASE_URL_<NAME>` for a name
+not listed is not a target. A target may have many URLs — its shards:
 
 - `DATABASE_URL_<NAME>`: one URL, or several separated by spaces, commas or newlines;
 - `DATABASE_URL_<NAME>_FILE`: a file with one URL per line;
@@ -26,6 +27,7 @@ from migrator.target import DatabaseTarget, Project, parse_database_url
 DEFAULT = "default"
 _DECLARATION = re.compile(r"DATABASE_URL_([A-Z][A-Z0-9_]*?)(?:_(FILE|TEMPLATE|SHARDS))?")
 _SEPARATORS = re.compile(r"[\s,]+")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -44,27 +46,56 @@ class Target:
         return self.shards[index]
 
 
+def declared_names(declaration: str | None) -> list[str]:
+    """The named targets MIGRATE_TARGETS lists, in its order (commas or spaces)."""
+    names: list[str] = []
+    for name in _SEPARATORS.split(declaration or ""):
+        if not name:
+            continue
+        if not _NAME.fullmatch(name):
+            raise ConfigError(
+                f"MIGRATE_TARGETS: {name!r} is not a target name (letters, digits and"
+                " underscores, starting with a letter)"
+            )
+        if name.lower() == DEFAULT:
+            raise ConfigError("MIGRATE_TARGETS: 'default' is the DATABASE_URL target's name")
+        if name.lower() not in names:
+            names.append(name.lower())
+    return names
+
+
 def discover(
     environ: Mapping[str, str],
     default: DatabaseTarget | None,
     default_project: Project,
+    declared: Sequence[str] = (),
 ) -> list[Target]:
     """Every configured target, in the order `upgrade` migrates them: the default
-    target first, then the named targets in alphabetical order."""
+    target first, then the ``declared`` named targets (MIGRATE_TARGETS) in their order.
+
+    Only declared names are read: a platform's DATABASE_URL_REPLICA is not a target.
+    """
     targets = [Target(DEFAULT, default_project, (default,))] if default is not None else []
-    names = sorted(
-        {
-            match.group(1)
-            for key in environ
-            if (match := _DECLARATION.fullmatch(key)) and match.group(1) != "FILE"
-        }
-    )
-    for name in names:
-        shards = tuple(parse_database_url(url) for url in _urls(environ, name))
+    for name in declared:
+        variable = name.upper()
+        shards = tuple(parse_database_url(url) for url in _urls(environ, variable))
         if not shards:
-            raise ConfigError(f"target {name.lower()} is declared but has no URL")
-        targets.append(Target(name.lower(), _project(environ, name, default_project), shards))
+            raise ConfigError(
+                f"MIGRATE_TARGETS names {name}, but DATABASE_URL_{variable} (or its _FILE or"
+                " _TEMPLATE form) is not set"
+            )
+        targets.append(Target(name, _project(environ, variable, default_project), shards))
     return targets
+
+
+def undeclared(environ: Mapping[str, str], declared: Sequence[str]) -> list[str]:
+    """The DATABASE_URL_<NAME> variables set for a name MIGRATE_TARGETS does not list."""
+    found = []
+    for key in sorted(environ):
+        match = _DECLARATION.fullmatch(key)
+        if match and match.group(1) != "FILE" and match.group(1).lower() not in declared:
+            found.append(key)
+    return found
 
 
 def select(targets: Sequence[Target], name: str | None) -> Target:
@@ -80,7 +111,8 @@ def select(targets: Sequence[Target], name: str | None) -> Target:
             f" or name a target with --target (configured: {configured})"
         )
     raise ConfigError(
-        f"no target named {wanted!r}: set DATABASE_URL_{wanted.upper()} (configured: {configured})"
+        f"no target named {wanted!r}: list it in MIGRATE_TARGETS and set"
+        f" DATABASE_URL_{wanted.upper()} (configured: {configured})"
     )
 
 
@@ -135,4 +167,5 @@ def _project(environ: Mapping[str, str], name: str, default: Project) -> Project
             environ.get(f"MIGRATE_MIGRATIONS_DIR_{name}", default.migrations_dir / name.lower())
         ),
         schema_ref=environ.get(f"MIGRATE_SCHEMA_{name}", f"{module}.{name.lower()}:metadata"),
+        variable_suffix=f"_{name}",
     )

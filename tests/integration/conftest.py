@@ -187,6 +187,7 @@ def shard_template(shards: Sequence[ScratchDatabase], name: str = "game") -> dic
     url = shards[0].url.rsplit("_", 1)[0] + "_{shard}"
     return {
         "DATABASE_URL": None,
+        "MIGRATE_TARGETS": name,
         f"DATABASE_URL_{name.upper()}_TEMPLATE": url,
         f"DATABASE_URL_{name.upper()}_SHARDS": f"0-{len(shards) - 1}",
     }

@@ -91,9 +91,9 @@ def test_sigterm_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
     assert "applying revision" not in result.stderr
     # The thread waiting for shard 0's lock was cut loose, not left to wait 120 s.
     assert time.monotonic() - signalled < 60
-    summary = [e for e in result.logs if e["message"].startswith(f"{SHARDS} shard(s)")]
+    summary = [e for e in result.logs if e["message"].startswith(f"{SHARDS} database(s)")]
     assert summary[0]["message"] == (
-        f"{SHARDS} shard(s): 0 succeeded, 0 failed, 5 not started, 3 interrupted"
+        f"{SHARDS} database(s): 0 succeeded, 0 failed, 5 not started, 3 interrupted"
     )
     assert "Traceback" not in result.stderr
 
@@ -115,7 +115,7 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
 
     assert again.code == 6, again.stderr
     summary = next(e for e in again.logs if e.get("error") == "ShardsFailed")
-    assert summary["message"].startswith(f"{SHARDS} shard(s): 6 succeeded, 2 failed")
+    assert summary["message"].startswith(f"{SHARDS} database(s): 6 succeeded, 2 failed")
     for position in (0, 1):
         assert f"game[{position}] {shards[position].target.redacted_url()}" in summary["message"]
     assert [shard.version() for shard in shards] == [set(), set()] + [{"g0002"}] * 6
@@ -154,7 +154,7 @@ def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
     )
 
     assert result.code == 0, result.stderr
-    progress = re.compile(r"\d+/8 shards done, \d+ failed.*")
+    progress = re.compile(r"\d+/8 databases done, \d+ failed.*")
     lines = [e for e in result.logs if progress.fullmatch(e["message"])]
     assert len(lines) >= 2
     done = [line["done"] for line in lines]
@@ -162,7 +162,7 @@ def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
     assert done[-1] < SHARDS
     assert all(line["total"] == SHARDS and line["failed"] == 0 for line in lines)
     assert any(re.search(r", ETA \d+ s$", line["message"]) for line in lines)
-    summary = next(e for e in result.logs if e["message"].startswith("8 shard(s): 8 succeeded"))
+    summary = next(e for e in result.logs if e["message"].startswith("8 database(s): 8 succeeded"))
     slowest = summary["slowest_shards"]
     assert slowest[0].startswith(f"game[3] {shards[3].target.redacted_url()} ")
     # The first shards may join it under load: they also wait for Alembic to load.
@@ -185,7 +185,7 @@ def test_a_fleet_at_head_is_one_login_and_one_read_per_shard_without_alembic(
     messages = [
         json.loads(line)["message"] for line in result.stderr.splitlines() if line.startswith("{")
     ]
-    assert "8 shard(s): 8 succeeded, 0 failed, 0 not started" in messages
+    assert "8 database(s): 8 succeeded, 0 failed, 0 not started" in messages
     assert "shard finished" not in messages  # nothing changed: no line per shard
     assert "nothing to do: already at head" not in messages
 

@@ -43,7 +43,9 @@ def test_two_targets_with_different_schemas_in_one_run(
     )
     with scratch_databases(server, 1) as (log_database,):
         result = migrate(
-            DATABASE_URL_LOG=log_database.url, MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path)
+            MIGRATE_TARGETS="log",
+            DATABASE_URL_LOG=log_database.url,
+            MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path),
         )
 
         assert result.code == 0, result.stderr
@@ -53,9 +55,10 @@ def test_two_targets_with_different_schemas_in_one_run(
         assert log_database.tables() == {"alembic_version", "events"}
         order = [e["target"] for e in result.logs if e["message"] == "migrating target"]
         assert order == ["default", "log"]
-        assert "2 shard(s): 2 succeeded, 0 failed, 0 not started" in result.messages()
+        assert "2 database(s): 2 succeeded, 0 failed, 0 not started" in result.messages()
 
-        status = migrate("status", "--target", "log", DATABASE_URL_LOG=log_database.url,
+        status = migrate("status", "--target", "log", MIGRATE_TARGETS="log",
+                         DATABASE_URL_LOG=log_database.url,
                          MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path))  # fmt: skip
         assert "current:  l1" in status.stdout
 
@@ -117,7 +120,9 @@ def test_one_broken_shard_is_reported_and_the_others_are_correct(
         e for e in result.logs if e["message"] == "shard not migrated" and e["exit_code"] == -1
     ]
     if policy == "continue":
-        assert summary["message"].startswith("16 shard(s): 15 succeeded, 1 failed, 0 not started")
+        assert summary["message"].startswith(
+            "16 database(s): 15 succeeded, 1 failed, 0 not started"
+        )
         assert all(shard.version() == {"g0003"} for i, shard in enumerate(shards) if i != 5)
     else:
         # One at a time, in order: shards before the failure are done, none after it started.
@@ -204,6 +209,7 @@ def test_autogenerate_for_a_named_target_writes_into_its_own_directory(
     with scratch_databases(server, 1) as (log_database,):
         result = migrate(
             "autogenerate", "--target", "log", "-m", "events",
+            MIGRATE_TARGETS="log",
             DATABASE_URL_LOG=log_database.url,
             MIGRATE_MIGRATIONS_DIR_LOG=str(log_migrations.path),
             MIGRATE_SCHEMA_LOG="log_schema:metadata",
@@ -232,6 +238,7 @@ def test_status_when_no_shard_can_be_read(migrate: Migrate, tmp_path: Path) -> N
         "--target",
         "game",
         DATABASE_URL=None,
+        MIGRATE_TARGETS="game",
         DATABASE_URL_GAME_TEMPLATE=closed,
         DATABASE_URL_GAME_SHARDS="0-1",
         MIGRATE_MIGRATIONS_DIR_GAME=str(game.path),
@@ -243,3 +250,45 @@ def test_status_when_no_shard_can_be_read(migrate: Migrate, tmp_path: Path) -> N
     assert lines[0] == "target game: 2 shards, head g0003"  # the head is the scripts'
     assert lines[-1] == "revisions: no shard could be read"
     assert "2 shard(s) could not be read" in result.error["message"]
+
+
+def test_a_platform_database_url_is_not_a_target_unless_declared(
+    migrate: Migrate, migrations: MigrationsDir, server: Server
+) -> None:
+    migrations.chain(1, prefix="m")
+    with scratch_databases(server, 1) as (replica,):
+        result = migrate(DATABASE_URL_REPLICA=replica.url)
+
+        assert result.code == 0, result.stderr
+        assert migrate.database.version() == {"m0001"}
+        assert replica.tables() == set()
+        assert any(
+            "DATABASE_URL_REPLICA: not a migration target" in message
+            for message in result.messages()
+        )
+
+
+def test_a_named_target_names_its_own_variables_and_status_covers_every_target(
+    migrate: Migrate, migrations: MigrationsDir, server: Server, tmp_path: Path
+) -> None:
+    migrations.chain(1, prefix="m")
+    log_migrations = MigrationsDir.create(tmp_path / "log")
+    log_migrations.chain(2, prefix="l")
+    with scratch_databases(server, 1) as (log_database,):
+        settings = {"MIGRATE_TARGETS": "log", "DATABASE_URL_LOG": log_database.url}
+        missing = migrate(**settings, MIGRATE_MIGRATIONS_DIR_LOG=str(tmp_path / "nowhere"))
+        settings["MIGRATE_MIGRATIONS_DIR_LOG"] = str(log_migrations.path)
+        upgraded = migrate(**settings)
+        status = migrate("status", **settings)
+
+    assert missing.code == 2
+    assert "MIGRATE_MIGRATIONS_DIR_LOG=" in missing.error["message"]
+    assert upgraded.code == 0, upgraded.stderr
+    finished = {e["shard"] for e in upgraded.logs if e["message"] == "shard finished"}
+    # The default target was migrated by the first run; one database per target: no position.
+    assert finished == {f"log {log_database.target.redacted_url()}"}
+    assert status.code == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == "== target default"
+    assert "== target log" in lines
+    assert "current:  l0002" in lines[lines.index("== target log") + 2]

@@ -35,6 +35,7 @@ SAMPLES: dict[str, Samples] = {
     "MYSQL_PASSWORD": (["", "p@ss:w/rd%#", " spaced "], []),
     "MYSQL_PASSWORD_FILE": PATHS,
     "MYSQL_DATABASE": TEXTS,
+    "MIGRATE_TARGETS": TEXTS,
     "MIGRATE_SHADOW_DATABASE_URL": (["mysql://root@shadow/x", ""], []),
     "MIGRATE_WAIT_TIMEOUT": NUMBERS,
     "MIGRATE_CONNECT_TIMEOUT": POSITIVE,

@@ -9,7 +9,7 @@ import pytest
 from migrator.errors import ConfigError
 from migrator.fleet import NOT_STARTED, worst
 from migrator.target import Project, parse_database_url
-from migrator.targets import discover, select, slice_for_pod
+from migrator.targets import declared_names, discover, select, slice_for_pod, undeclared
 
 PROJECT = Project(Path("/app/migrations"), "schema:metadata")
 DEFAULT = parse_database_url("mysql://app@db/main")
@@ -25,11 +25,11 @@ def test_the_default_target_alone_is_unchanged() -> None:
 def test_named_targets_find_their_schema_and_migrations_by_convention() -> None:
     environ = {"DATABASE_URL_LOG": "mysql://app@db/log", "DATABASE_URL_AUDIT": "mysql://a@db/audit"}
 
-    targets = discover(environ, DEFAULT, PROJECT)
+    targets = discover(environ, DEFAULT, PROJECT, ["log", "audit"])
 
-    assert [t.name for t in targets] == ["default", "audit", "log"]  # documented order
+    assert [t.name for t in targets] == ["default", "log", "audit"]  # MIGRATE_TARGETS' order
     log = select(targets, "log")
-    assert log.project == Project(Path("/app/migrations/log"), "schema.log:metadata")
+    assert log.project == Project(Path("/app/migrations/log"), "schema.log:metadata", "_LOG")
     assert log.shards[0].database == "log"
 
 
@@ -40,9 +40,9 @@ def test_per_target_overrides() -> None:
         "MIGRATE_SCHEMA_LOG": "logs.models:meta",
     }
 
-    log = select(discover(environ, None, PROJECT), "LOG")
+    log = select(discover(environ, None, PROJECT, ["log"]), "LOG")
 
-    assert log.project == Project(Path("/srv/log-migrations"), "logs.models:meta")
+    assert log.project == Project(Path("/srv/log-migrations"), "logs.models:meta", "_LOG")
 
 
 def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
         "DATABASE_URL_GAME_SHARDS": "0-15",
     }
 
-    targets = {t.name: t for t in discover(environ, None, PROJECT)}
+    targets = {t.name: t for t in discover(environ, None, PROJECT, ["list", "filed", "game"])}
 
     assert [s.database for s in targets["list"].shards] == ["l0", "l1", "l2"]
     assert [s.database for s in targets["filed"].shards] == ["f0", "f1"]
@@ -65,7 +65,10 @@ def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"DATABASE_URL_LOG": "  "}, "declared but has no URL"),
+        (
+            {"DATABASE_URL_LOG": "  "},
+            "DATABASE_URL_LOG .or its _FILE or _TEMPLATE form. is not set",
+        ),
         ({"DATABASE_URL_LOG_TEMPLATE": "mysql://a@db/x"}, "no {shard} placeholder"),
         ({"DATABASE_URL_LOG_TEMPLATE": "mysql://a@db/x_{shard}"}, "needs DATABASE_URL_LOG_SHARDS"),
         (
@@ -79,16 +82,44 @@ def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
 )
 def test_declaration_errors(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        discover(environ, None, PROJECT)
+        discover(environ, None, PROJECT, ["log"])
 
 
 def test_a_missing_target_is_an_error_never_a_fallback() -> None:
-    targets = discover({"DATABASE_URL_LOG": "mysql://a@db/log"}, DEFAULT, PROJECT)
+    environ = {"DATABASE_URL_LOG": "mysql://a@db/log"}
+    targets = discover(environ, DEFAULT, PROJECT, ["log"])
 
-    with pytest.raises(ConfigError, match="no target named 'audit'"):
+    with pytest.raises(ConfigError, match="no target named 'audit': list it in MIGRATE_TARGETS"):
         select(targets, "audit")
     with pytest.raises(ConfigError, match="no database configured"):
-        select(discover({"DATABASE_URL_LOG": "mysql://a@db/log"}, None, PROJECT), None)
+        select(discover(environ, None, PROJECT, ["log"]), None)
+
+
+def test_a_database_url_for_an_undeclared_name_is_never_a_target() -> None:
+    environ = {
+        "DATABASE_URL_REPLICA": "mysql://ro@replica/main",
+        "DATABASE_URL_READONLY_FILE": "/run/secrets/ro",
+        "DATABASE_URL_LOG": "mysql://a@db/log",
+    }
+
+    targets = discover(environ, DEFAULT, PROJECT, ["log"])
+
+    assert [t.name for t in targets] == ["default", "log"]
+    assert undeclared(environ, ["log"]) == ["DATABASE_URL_READONLY_FILE", "DATABASE_URL_REPLICA"]
+
+
+@pytest.mark.parametrize(
+    ("declaration", "names"),
+    [(None, []), ("", []), ("log", ["log"]), ("Log, GAME game", ["log", "game"])],
+)
+def test_migrate_targets_lists_names_in_order(declaration: str | None, names: list[str]) -> None:
+    assert declared_names(declaration) == names
+
+
+@pytest.mark.parametrize("declaration", ["9lives", "log-2", "default"])
+def test_migrate_targets_refuses_names_no_variable_can_carry(declaration: str) -> None:
+    with pytest.raises(ConfigError, match="MIGRATE_TARGETS"):
+        declared_names(declaration)
 
 
 def test_four_pods_cover_sixteen_shards_exactly_once() -> None:
