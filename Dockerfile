@@ -15,7 +15,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
+ARG VERSION=unknown
 ARG REVISION=unknown
 ARG SOURCE=https://github.com/example/migrator
 LABEL org.opencontainers.image.title="migrator" \

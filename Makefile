@@ -20,6 +20,8 @@ STANDIN_MYSQL_IMAGE := migrator-standin/mysql:bookworm
 has_image = $(shell $(DOCKER) image inspect $(1) >/dev/null 2>&1 && echo yes)
 PYTHON_IMAGE ?= $(if $(call has_image,$(STANDIN_PYTHON_IMAGE)),$(STANDIN_PYTHON_IMAGE),python:3.12-slim-bookworm)
 MYSQL_IMAGE ?= $(if $(call has_image,$(STANDIN_MYSQL_IMAGE)),$(STANDIN_MYSQL_IMAGE),mysql:8.4)
+# The release, named once in migrator/__init__.py; the image is tagged with it too.
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' migrator/__init__.py)
 IMAGE ?= migrator:latest
 export DOCKER PYTHON_IMAGE MYSQL_IMAGE
 
@@ -149,7 +151,9 @@ offline-images: ## Install Docker and build stand-in base images (machines witho
 
 image: ## Build the runner image ($(IMAGE)) on $(PYTHON_IMAGE)
 	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) \
-		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+		--build-arg VERSION=$(VERSION) \
+		--build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) \
+		-t $(IMAGE) -t migrator:$(VERSION) .
 
 # The image is built by `make image` rather than by compose: docker-compose 1.29
 # would hand BuildKit builds to the first docker CLI on PATH.

@@ -1,3 +1,4 @@
 """A migration runner for SQLAlchemy/Alembic applications on MySQL/MariaDB."""
 
-__version__ = "0.1.0"
+# The release, in this one place: --version, pyproject.toml, the image's label and tag.
+__version__ = "0.2.0"

@@ -70,6 +70,21 @@ class Result:
         return self.stdout + self.stderr
 
 
+def run_in_project(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """A command run in the project's root (make, a nested pytest), its output captured."""
+    return subprocess.run(
+        list(argv),
+        cwd=PROJECT_ROOT,
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def runner_env(**settings: str) -> dict[str, str]:
     """A minimal environment: no settings leak in from the developer's shell."""
     env = {

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import pytest
 
+from migrator import __version__
 from tests.conftest import PROJECT_ROOT, free_port
 
 DOCKER = os.environ.get("DOCKER", "docker")
@@ -75,10 +76,16 @@ def inspect(name: str) -> dict[str, Any]:
     return data[0]
 
 
-def build_image(tag: str, context: Path) -> None:
-    docker(
-        "build", "--quiet", "--build-arg", f"PYTHON_IMAGE={PYTHON_IMAGE}", "-t", tag, str(context)
-    )
+# Every image tag the tests built, removed at the end of the session.
+BUILT: list[str] = []
+
+
+def build_image(tag: str, context: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    BUILT.append(tag)
+    return docker(
+        "build", "--quiet", "--build-arg", f"PYTHON_IMAGE={PYTHON_IMAGE}",
+        "--build-arg", f"VERSION={__version__}", "-t", tag, str(context), check=check,
+    )  # fmt: skip
 
 
 def copy_build_context(destination: Path) -> Path:
@@ -129,30 +136,47 @@ def engine() -> None:
 def database_image(request: pytest.FixtureRequest, engine: None) -> str:
     """The db service's image, one per parameter: present locally, or pulled once."""
     image: str = request.param
-    if docker("image", "inspect", image, check=False, timeout=30).returncode != 0:
-        if image.startswith(STANDIN_PREFIX):
-            unavailable(f"no image {image}: build it with `bash tests/e2e/offline-images.sh`")
-        pull = docker("pull", image, check=False)
-        if pull.returncode != 0:
-            unavailable(f"no image {image} and it cannot be pulled: {pull.stderr.strip()}")
+    require_image(image)
     MEASUREMENTS[f"database image {database_image_id(image)}"] = (
         f"{image}, {megabytes(int(inspect(image)['Size']))}"
     )
     return image
 
 
+def require_image(image: str) -> None:
+    """``image`` is present, or pulled now; otherwise the tests that need it cannot run."""
+    if docker("image", "inspect", image, check=False, timeout=30).returncode == 0:
+        return
+    if image.startswith(STANDIN_PREFIX):
+        unavailable(f"no image {image}: build it with `bash tests/e2e/offline-images.sh`")
+    pull = docker("pull", image, check=False)
+    if pull.returncode != 0:
+        unavailable(f"no image {image} and it cannot be pulled: {pull.stderr.strip()}")
+
+
 @pytest.fixture(scope="session")
-def image(engine: None) -> str:
-    """The image built from this checkout, its size printed at the end of the run."""
+def image(engine: None) -> Iterator[str]:
+    """The image built from this checkout, its size printed at the end of the run; it and
+    every variant the tests build are removed afterwards."""
+    require_image(PYTHON_IMAGE)
     started = time.monotonic()
-    build_image(IMAGE, PROJECT_ROOT)
+    built = build_image(IMAGE, PROJECT_ROOT, check=False)
+    if built.returncode != 0 and "buildx component is missing" in built.stderr:
+        unavailable(
+            f"{DOCKER!r} cannot build with BuildKit (no buildx): run the tests through make,"
+            " which picks the docker.io package's CLI"
+        )
+    if built.returncode != 0:
+        pytest.fail(f"the image does not build:\n{built.stderr}")
     MEASUREMENTS["image build (cached layers allowed)"] = f"{time.monotonic() - started:.1f} s"
     size = int(inspect(IMAGE)["Size"])
     base = int(inspect(PYTHON_IMAGE)["Size"])
     MEASUREMENTS["image"] = f"{IMAGE} on {PYTHON_IMAGE}"
     MEASUREMENTS["image size"] = megabytes(size)
     MEASUREMENTS["size added over the base image"] = megabytes(size - base)
-    return IMAGE
+    yield IMAGE
+    for tag in BUILT:
+        docker("image", "rm", "--force", tag, check=False, timeout=120)
 
 
 @dataclass

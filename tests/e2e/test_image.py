@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, free_port
+from migrator import __version__
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, free_port, run_in_project
 from tests.e2e.conftest import MEASUREMENTS, docker, inspect, run_image
 
 NON_ROOT = "23456"  # stands for a developer's UID on the host
@@ -22,6 +24,14 @@ def test_help_runs_read_only_as_a_non_root_user(image: str) -> None:
     assert inspect(image)["Config"]["User"] == "10001:10001"
     identity = run_image(image=image, options=["--entrypoint", "id"])
     assert identity.stdout.startswith("uid=10001 gid=10001"), identity.stdout
+
+
+def test_the_image_carries_the_release_in_its_label_and_version(image: str) -> None:
+    labels = inspect(image)["Config"]["Labels"]
+    shown = run_image("--version", image=image)
+
+    assert labels["org.opencontainers.image.version"] == __version__
+    assert shown.stdout.split() == ["entrypoint.py", __version__]
 
 
 def test_fresh_database_to_head_then_a_noop(image: str, database: ScratchDatabase) -> None:
@@ -112,3 +122,17 @@ def test_autogenerate_through_the_container_writes_files_owned_by_the_caller(
     assert "op.create_table(" in new_file.read_text()
     assert run_image("upgrade", image=image, options=as_developer).returncode == 0
     assert "guild" in database.tables()
+
+
+def test_a_missing_base_image_skips_the_image_tests_instead_of_erroring(engine: None) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    env["PYTHON_IMAGE"] = "127.0.0.1:9/absent/python:none"  # no registry answers there
+    nested = run_in_project(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+         "tests/e2e/test_image.py::test_help_runs_read_only_as_a_non_root_user"],
+        env,
+    )  # fmt: skip
+
+    assert nested.returncode == 0, nested.stdout
+    assert "1 skipped" in nested.stdout
+    assert "cannot be pulled" in nested.stdout

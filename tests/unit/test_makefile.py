@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_in_project
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 
@@ -19,14 +19,7 @@ DOCUMENTED = re.findall(r"^([a-z0-9][a-z0-9-]*):[^\n]*## ", MAKEFILE, re.MULTILI
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_in_project(["make", "--no-print-directory", *args])
 
 
 def test_help_lists_every_documented_target_with_its_variables_expanded() -> None:
