@@ -116,7 +116,9 @@ def load_metadata(schema_ref: str, variable: str = "MIGRATE_SCHEMA") -> sqlalche
         raise ScriptError(
             f"the schema module {module_name!r} cannot be imported: {describe(error)}"
         ) from None
-    metadata = getattr(module, attribute, None)
+    metadata: object = module
+    for name in attribute.split("."):  # `Base.metadata` of a declarative base
+        metadata = getattr(metadata, name, None)
     if not isinstance(metadata, sqlalchemy.MetaData):
         raise ScriptError(
             f"{variable}={schema_ref}: {module_name}.{attribute} is not a SQLAlchemy MetaData"

@@ -119,7 +119,8 @@ TEXT = Kind(str)
 SECRET = _Secret("SecretStr")  # pydantic's SecretStr by name: this module imports no pydantic
 FILE = _File(Path)
 BOOLEAN = _Boolean(bool)
-SCHEMA_REF = _Pattern(str, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+# module:attribute, the attribute a dotted path (`myapp.models:Base.metadata`).
+SCHEMA_REF = _Pattern(str, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,8 @@ class Settings(DerivedSettings):
         SCHEMA_REF,
         "`schema:metadata`",
         "`module:attribute` of the SQLAlchemy `MetaData` that `autogenerate` and `check` "
-        "compare with.",
+        "compare with; the attribute may be a dotted path, as in "
+        "`myapp.models:Base.metadata` (see [The image](#the-image)).",
     )
     debug: bool = setting(
         "MIGRATE_DEBUG",

@@ -11,9 +11,50 @@ from pathlib import Path
 
 from migrator import __version__
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, free_port, run_in_project
-from tests.e2e.conftest import MEASUREMENTS, docker, inspect, run_image
+from tests.e2e.conftest import MEASUREMENTS, build_image, docker, inspect, run_image
 
 NON_ROOT = "23456"  # stands for a developer's UID on the host
+
+# An application's own package, its models on a declarative base, and its
+# migrations' versions/: what the README's "application image" route builds on.
+APP_MODELS = """import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+"""
+APP_REVISION = '''"""create orders"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "o0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table("orders", sa.Column("id", sa.Integer, primary_key=True, autoincrement=False))
+
+
+def downgrade() -> None:
+    op.drop_table("orders")
+'''
+# The README's Dockerfile for that route, with this run's runner image as the base.
+APP_DOCKERFILE = """FROM {base} AS runner
+FROM runner
+COPY --from=runner /app/migrations/env.py /app/migrations/script.py.mako /app/shopapp_migrations/
+COPY shopapp/ /app/shopapp/
+COPY migrations/versions/ /app/shopapp_migrations/versions/
+ENV MIGRATE_SCHEMA=shopapp.models:Base.metadata \\
+    MIGRATE_MIGRATIONS_DIR=/app/shopapp_migrations
+"""
 
 
 def test_help_runs_read_only_as_a_non_root_user(image: str) -> None:
@@ -136,3 +177,25 @@ def test_a_missing_base_image_skips_the_image_tests_instead_of_erroring(engine: 
     assert nested.returncode == 0, nested.stdout
     assert "1 skipped" in nested.stdout
     assert "cannot be pulled" in nested.stdout
+
+
+def test_an_application_image_built_from_the_runner_uses_its_own_models_and_migrations(
+    image: str, database: ScratchDatabase, tmp_path: Path
+) -> None:
+    context = tmp_path / "shop"
+    (context / "shopapp").mkdir(parents=True)
+    (context / "shopapp" / "__init__.py").write_text("")
+    (context / "shopapp" / "models.py").write_text(APP_MODELS)
+    (context / "migrations" / "versions").mkdir(parents=True)
+    (context / "migrations" / "versions" / "o0001_create_orders.py").write_text(APP_REVISION)
+    (context / "Dockerfile").write_text(APP_DOCKERFILE.format(base=image))
+    build_image("migrator:e2e-shop", context)
+    url = ["-e", f"DATABASE_URL={database.url}"]
+
+    upgraded = run_image(image="migrator:e2e-shop", options=url)
+    checked = run_image("check", image="migrator:e2e-shop", options=url)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert database.tables() == {"alembic_version", "orders"}
+    assert database.version() == {"o0001"}
+    assert checked.returncode == 0, checked.stderr

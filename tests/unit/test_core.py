@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pymysql
@@ -17,6 +18,7 @@ from migrator.database import MAX_BACKOFF, ConnectionSettings, wait_for_database
 from migrator.errors import DatabaseUnreachable, Interrupted, ScriptError
 from migrator.lock import MAX_LOCK_NAME, lock_name
 from migrator.review import describe_diff
+from migrator.scripts import load_metadata
 from migrator.target import parse_database_url
 
 
@@ -130,3 +132,26 @@ def test_a_failure_outside_any_revision_keeps_its_meaning(
     )
 
     assert type(progress.failure(error)) is expected
+
+
+def test_the_schema_may_be_the_metadata_of_an_applications_declarative_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "shopapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\n"
+        "class Base(DeclarativeBase):\n    pass\n\n\n"
+        "class Order(Base):\n"
+        "    __tablename__ = 'orders'\n"
+        "    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    metadata = load_metadata("shopapp.models:Base.metadata")
+
+    assert set(metadata.tables) == {"orders"}
+    with pytest.raises(ScriptError, match=r"shopapp\.models\.Base\.nope is not a SQLAlchemy"):
+        load_metadata("shopapp.models:Base.nope")

@@ -57,7 +57,10 @@ SAMPLES: dict[str, Samples] = {
     "POD_NAME": TEXTS,
     "MIGRATE_LOG_FORMAT": (["auto", "text", "json"], ["JSON", "", "yaml"]),
     "MIGRATE_MIGRATIONS_DIR": PATHS,
-    "MIGRATE_SCHEMA": (["schema:metadata", "app.models:Base"], ["schema", "a:b:c", "1x:m", ""]),
+    "MIGRATE_SCHEMA": (
+        ["schema:metadata", "app.models:Base", "app.models:Base.metadata"],
+        ["schema", "a:b:c", "1x:m", "", "app:Base.", "app:Base..metadata"],
+    ),
     "MIGRATE_DEBUG": (["0", "1", "true", "false"], ["TRUE", "yes", "", "2"]),
 }
 
