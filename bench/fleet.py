@@ -12,6 +12,7 @@ Writes a "## Fleet" section into the results file, replacing an older one.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -58,13 +59,7 @@ class Fleet:
         self.execute(*(f"DROP DATABASE IF EXISTS `{name}`" for name in self.names()))
 
     def target(self, name: str) -> DatabaseTarget:
-        return DatabaseTarget(
-            host=self.server.host,
-            port=self.server.port,
-            user=self.server.user,
-            password=self.server.password,
-            database=name,
-        )
+        return dataclasses.replace(self.server, database=name)
 
     def runner_env(self, migrations: Path, parallel: int, **settings: str) -> dict[str, str]:
         template = url(self.target(f"{self.prefix}_{{shard}}"))

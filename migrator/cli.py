@@ -115,16 +115,10 @@ def _environment() -> Mapping[str, str]:
     """The process environment over the `.env` file's, for named targets."""
     if not ENV_FILE.exists():
         return os.environ
-    from dotenv import dotenv_values
+    # Only with a .env file, which the pydantic-settings reader has already read.
+    from migrator.validated_settings import read_env_file
 
-    try:
-        from_file = dotenv_values(ENV_FILE, encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{ENV_FILE} is not UTF-8 text: save it as UTF-8") from None
-    except OSError as error:
-        raise ConfigError(f"{ENV_FILE} cannot be read: {error.strerror}") from None
-    merged = {**from_file, **os.environ}
-    return {name: value for name, value in merged.items() if value is not None}
+    return {**read_env_file(ENV_FILE), **os.environ}
 
 
 def _fallback_termination_log() -> Path:

@@ -68,19 +68,30 @@ PARTS_FORM = frozenset(
 )
 
 
+def read_env_file(env_file: Path) -> dict[str, str]:
+    """Every variable a `.env` file sets; ConfigError when it cannot be read as text."""
+    from dotenv import dotenv_values
+
+    try:
+        values = dotenv_values(env_file, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"{env_file} cannot be read: {error.strerror}") from None
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def from_env_file(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
     """The `.env` file's settings that apply: the environment wins, variable by variable,
     and for the database's location form by form (DATABASE_URL over the MYSQL_* parts
     in `.env`, and MYSQL_HOST over a DATABASE_URL in `.env`)."""
     if env_file is None or not env_file.exists():
         return {}
-    from dotenv import dotenv_values
-
     declared = {declared.variable for declared in declarations()}
     values = {
         name: value
-        for name, value in dotenv_values(env_file, encoding="utf-8").items()
-        if value is not None and name in declared and name not in environ
+        for name, value in read_env_file(env_file).items()
+        if name in declared and name not in environ
     }
     if URL_FORM & environ.keys():
         values = {name: value for name, value in values.items() if name not in PARTS_FORM}
@@ -97,16 +108,12 @@ def load_settings(
     ``environ`` is the process environment (the default), which pydantic-settings reads.
     """
     environ = os.environ if environ is None else environ
+    file_values = from_env_file(env_file, environ)
     try:
-        file_values = from_env_file(env_file, environ)
         model: Any = environment_model()  # its fields are only known at run time
         read = model(_env_file=None, **file_values)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
-    except OSError as error:
-        raise ConfigError(f"{env_file} cannot be read: {error.strerror}") from None
     values: dict[str, Any] = {
         name: Secret(value.get_secret_value()) if isinstance(value, SecretStr) else value
         for name, value in read.model_dump().items()

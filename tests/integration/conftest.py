@@ -182,6 +182,13 @@ def shards(server: Server, request: pytest.FixtureRequest) -> Iterator[list[Scra
         yield databases
 
 
+def game_migrations(tmp_path: Path) -> MigrationsDir:
+    """The `game` target's migrations: three revisions g0001..g0003, one table each."""
+    game = MigrationsDir.create(tmp_path / "game")
+    game.chain(3, prefix="g")
+    return game
+
+
 def shard_template(shards: Sequence[ScratchDatabase], name: str = "game") -> dict[str, str | None]:
     """The databases as the shards of target ``name``, by URL template, and no default."""
     url = shards[0].url.rsplit("_", 1)[0] + "_{shard}"

@@ -17,17 +17,15 @@ from tests.conftest import (
     kill_hard,
     start_entrypoint,
 )
-from tests.integration.conftest import Migrate, MigrationsDir, shard_template, sql
+from tests.integration.conftest import (
+    Migrate,
+    MigrationsDir,
+    game_migrations,
+    shard_template,
+    sql,
+)
 
 SHARDS = 8
-
-
-def fleet_env(
-    migrate: Migrate, shards: list[ScratchDatabase], game: MigrationsDir, **settings: str
-) -> dict[str, str]:
-    return migrate.env(
-        **shard_template(shards), MIGRATE_MIGRATIONS_DIR_GAME=str(game.path), **settings
-    )
 
 
 def slow_game(tmp_path: Path, seconds: float) -> MigrationsDir:
@@ -69,7 +67,7 @@ def test_sigterm_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
     game = slow_game(tmp_path, 3)
-    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="3", MIGRATE_LOCK_TIMEOUT="120")
+    env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="3", MIGRATE_LOCK_TIMEOUT="120"))
     with shards[0].lock_held_elsewhere():  # shard 0's thread waits for its lock meanwhile
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], env, migrate.workdir)
@@ -102,7 +100,7 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
     game = slow_game(tmp_path, 30)
-    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="2")
+    env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="2"))
     process = start_entrypoint(["upgrade"], env, migrate.workdir)
     read_until(process, lambda text: text.count('"applying revision"') == 2)
     time.sleep(0.5)  # both have created t1, committing their markers
@@ -111,7 +109,7 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
     assert [markers(shard) for shard in shards] == [["g0001"], ["g0001"]] + [[]] * 6
 
     quick = slow_game(tmp_path / "quick", 0)  # the same revisions, without the wait
-    again = migrate(**env_for(migrate, shards, quick, MIGRATE_ON_SHARD_FAILURE="continue"))
+    again = migrate(**env_for(shards, quick, MIGRATE_ON_SHARD_FAILURE="continue"))
 
     assert again.code == 6, again.stderr
     summary = next(e for e in again.logs if e.get("error") == "ShardsFailed")
@@ -125,9 +123,9 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
 
 
 def env_for(
-    migrate: Migrate, shards: list[ScratchDatabase], game: MigrationsDir, **settings: str
+    shards: list[ScratchDatabase], game: MigrationsDir, **settings: str
 ) -> dict[str, str | None]:
-    """The settings of `fleet_env`, as keyword arguments for `migrate(...)`."""
+    """The fleet's settings: the shards as target `game`, with ``game``'s migrations."""
     return {
         **shard_template(shards),
         "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path),
@@ -149,9 +147,7 @@ def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
         ],
     )
 
-    result = migrate(
-        **env_for(migrate, shards, game, MIGRATE_PARALLEL="2", MIGRATE_PROGRESS_INTERVAL="1")
-    )
+    result = migrate(**env_for(shards, game, MIGRATE_PARALLEL="2", MIGRATE_PROGRESS_INTERVAL="1"))
 
     assert result.code == 0, result.stderr
     progress = re.compile(r"\d+/8 databases done, \d+ failed.*")
@@ -172,11 +168,10 @@ def test_a_long_fleet_reports_progress_and_names_its_slowest_shard(
 def test_a_fleet_at_head_is_one_login_and_one_read_per_shard_without_alembic(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
-    game = MigrationsDir.create(tmp_path / "game")
-    game.chain(3, prefix="g")
-    assert migrate(**env_for(migrate, shards, game)).code == 0
+    game = game_migrations(tmp_path)
+    assert migrate(**env_for(shards, game)).code == 0
 
-    result = migrate(**env_for(migrate, shards, game, PYTHONVERBOSE="1"))
+    result = migrate(**env_for(shards, game, PYTHONVERBOSE="1"))
 
     assert result.code == 0, result.stderr
     assert "import 'pymysql'" in result.stderr  # the probe sees imports at all
@@ -193,13 +188,12 @@ def test_a_fleet_at_head_is_one_login_and_one_read_per_shard_without_alembic(
 def test_status_across_a_fleet_counts_the_shards_at_each_revision(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
-    game = MigrationsDir.create(tmp_path / "game")
-    game.chain(3, prefix="g")
-    assert migrate(**env_for(migrate, shards, game)).code == 0
+    game = game_migrations(tmp_path)
+    assert migrate(**env_for(shards, game)).code == 0
     shards[2].execute("UPDATE alembic_version SET version_num = 'g0001'")
     shards[5].execute("DROP TABLE alembic_version")
 
-    result = migrate("status", "--target", "game", **env_for(migrate, shards, game))
+    result = migrate("status", "--target", "game", **env_for(shards, game))
 
     assert result.code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -228,7 +222,9 @@ def test_children_of_a_killed_process_fleet_stop_at_the_next_revision_boundary(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
     game = slow_game(tmp_path, 3)
-    env = fleet_env(migrate, shards, game, MIGRATE_PARALLEL="2", MIGRATE_SHARD_ISOLATION="process")
+    env = migrate.env(
+        **env_for(shards, game, MIGRATE_PARALLEL="2", MIGRATE_SHARD_ISOLATION="process")
+    )
     process = start_entrypoint(["upgrade"], env, migrate.workdir)
     read_until(process, lambda text: text.count('"applying revision"') == 2)
     kill_hard(process)  # the parent only: its children are orphaned mid-revision

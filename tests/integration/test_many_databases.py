@@ -18,19 +18,19 @@ from tests.conftest import (
     scratch_databases,
     start_entrypoint,
 )
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, shard_template
+from tests.integration.conftest import (
+    Migrate,
+    MigrationsDir,
+    SchemaModule,
+    game_migrations,
+    shard_template,
+)
 
 SHARDS = 16
 
 
 def template(shards: list[ScratchDatabase]) -> dict[str, str | None]:
     return shard_template(shards)
-
-
-def game_migrations(tmp_path: Path) -> MigrationsDir:
-    game = MigrationsDir.create(tmp_path / "game")
-    game.chain(3, prefix="g")
-    return game
 
 
 def test_two_targets_with_different_schemas_in_one_run(
