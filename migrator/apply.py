@@ -90,7 +90,11 @@ class _Progress:
                 revision = step.revision.revision
                 log.info(
                     "applying revision" if step.is_upgrade else "reverting revision",
-                    extra={"revision": revision, "description": step.revision.doc},
+                    extra={
+                        "revision": revision,
+                        "description": step.revision.doc,
+                        "runner": self.runner,
+                    },
                 )
                 yield step
                 self.running = None

@@ -110,7 +110,7 @@ class Context:
 
     def options(self) -> RunOptions:
         return RunOptions(
-            runner=f"{self.settings.pod_name or socket.gethostname()} pid {os.getpid()}",
+            runner=f"{self.settings.runner_name(socket.gethostname())} pid {os.getpid()}",
             lock_timeout=self.settings.lock_timeout,
             ddl_lock_timeout=self.settings.ddl_lock_timeout,
             on_unknown_revision=self.settings.on_unknown_revision,

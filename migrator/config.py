@@ -46,7 +46,7 @@ BlockingDdlPolicy = Literal["allow", "warn", "refuse"]
 class RunOptions:
     """How a run that changes the database behaves."""
 
-    runner: str  # who is running: pod or host name and process id
+    runner: str  # who is running: namespace/pod (or host name) and process id
     lock_timeout: float = 300
     ddl_lock_timeout: int = 30
     on_unknown_revision: UnknownRevisionPolicy = "fail"
@@ -66,6 +66,15 @@ class DerivedSettings:
             value is not None
             for value in (settings.database_url, settings.database_url_file, settings.mysql_host)
         )
+
+    def runner_name(self, host_name: str) -> str:
+        """Who runs: `namespace/pod` as kubectl names a pod, the pod alone, or the host."""
+        settings = cast("Settings", self)
+        if not settings.pod_name:
+            return host_name
+        if not settings.pod_namespace:
+            return settings.pod_name
+        return f"{settings.pod_namespace}/{settings.pod_name}"
 
     def pod_slice(self) -> tuple[int, int] | None:
         """(index, count) when several pods share the shards, else None."""

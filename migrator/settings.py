@@ -361,8 +361,15 @@ class Settings(DerivedSettings):
         None,
         TEXT,
         "—",
-        "Pod name (Kubernetes downward API), recorded as who runs a revision; the host name "
-        "otherwise.",
+        "Pod name (Kubernetes downward API), recorded as who runs a revision (in the run marker "
+        "and the `applying revision` log line); the host name otherwise.",
+    )
+    pod_namespace: str | None = setting(
+        "POD_NAMESPACE",
+        None,
+        TEXT,
+        "—",
+        "Pod namespace (Kubernetes downward API), recorded with `POD_NAME` as `namespace/pod`.",
     )
     log_format: LogFormat = setting(
         "MIGRATE_LOG_FORMAT",

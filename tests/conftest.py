@@ -137,10 +137,10 @@ def finish(process: subprocess.Popen[str], started: float, timeout: float = 180)
     return Result(process.returncode, stdout, stderr, time.monotonic() - started)
 
 
-def kill_hard(process: subprocess.Popen[str]) -> None:
-    """SIGKILL, as when a pod is killed or runs out of memory; then close its pipes."""
+def kill_hard(process: subprocess.Popen[str]) -> str:
+    """SIGKILL, as when a pod is killed or runs out of memory: what it wrote to stderr."""
     process.kill()
-    process.communicate(timeout=30)
+    return process.communicate(timeout=30)[1] or ""
 
 
 def applied_revisions(*results: Result) -> Counter[str]:

@@ -32,10 +32,13 @@ def test_sigkill_mid_revision_leaves_a_marker_that_blocks_until_resolved(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
     migrations.add("slow", None, upgrade=SLOW_REVISION, doc="slow revision")
-    process = start_entrypoint(["upgrade"], migrate.env(POD_NAME="app-7d9f-x2"), migrate.workdir)
+    pod = {"POD_NAME": "app-7d9f-x2", "POD_NAMESPACE": "shop"}
+    process = start_entrypoint(["upgrade"], migrate.env(**pod), migrate.workdir)
     wait_for_table(database, "first_half")
 
-    kill_hard(process)
+    logs = [json.loads(line) for line in kill_hard(process).splitlines()]
+    (applying,) = [line for line in logs if line["message"] == "applying revision"]
+    assert applying["runner"] == f"shop/app-7d9f-x2 pid {process.pid}"
 
     # The lock went with the killed session; the marker stayed.
     assert database.lock_is_free()
@@ -46,7 +49,7 @@ def test_sigkill_mid_revision_leaves_a_marker_that_blocks_until_resolved(
     assert blocked.code == 6
     message = blocked.error["message"]
     assert "the upgrade of revision slow was interrupted" in message
-    assert "app-7d9f-x2 pid" in message
+    assert f"by shop/app-7d9f-x2 pid {process.pid} and never finished" in message
     assert "resolve slow --applied" in message
     assert "second_half" not in database.tables()  # it did not re-run blindly
 

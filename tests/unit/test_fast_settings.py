@@ -55,6 +55,7 @@ SAMPLES: dict[str, Samples] = {
     "JOB_COMPLETION_INDEX": INTEGERS_FROM_0,
     "MIGRATE_SHARD_COUNT": INTEGERS_FROM_1,
     "POD_NAME": TEXTS,
+    "POD_NAMESPACE": TEXTS,
     "MIGRATE_LOG_FORMAT": (["auto", "text", "json"], ["JSON", "", "yaml"]),
     "MIGRATE_MIGRATIONS_DIR": PATHS,
     "MIGRATE_SCHEMA": (
@@ -142,6 +143,25 @@ def test_it_accepts_the_environments_the_image_and_manifests_set() -> None:
     assert fast is not None
     _assert_same(fast, environ)
     assert fast.pod_slice() == (2, 4)
+    assert fast.runner_name("host-1") == "shop/api-7d9c-x2x"
+
+
+@pytest.mark.parametrize(
+    ("environ", "runner"),
+    [
+        ({}, "host-1"),
+        ({"POD_NAME": "api-7d9c-x2x"}, "api-7d9c-x2x"),
+        ({"POD_NAMESPACE": "shop"}, "host-1"),  # a namespace alone names no one
+        ({"POD_NAME": "", "POD_NAMESPACE": "shop"}, "host-1"),
+        ({"POD_NAME": "api-7d9c-x2x", "POD_NAMESPACE": ""}, "api-7d9c-x2x"),
+        ({"POD_NAME": "api-7d9c-x2x", "POD_NAMESPACE": "shop"}, "shop/api-7d9c-x2x"),
+    ],
+)
+def test_the_runner_is_named_as_kubectl_names_a_pod(environ: dict[str, str], runner: str) -> None:
+    settings = read_fast_settings(environ, None)
+
+    assert settings is not None
+    assert settings.runner_name("host-1") == runner
 
 
 @pytest.mark.parametrize(
