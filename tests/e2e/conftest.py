@@ -22,12 +22,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
 from migrator import __version__
-from tests.conftest import PROJECT_ROOT, free_port
+from tests.conftest import PROJECT_ROOT, free_port, unavailable
 
 DOCKER = os.environ.get("DOCKER", "docker")
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:3.12-slim-bookworm")
@@ -113,13 +113,6 @@ def database_image_id(image: str) -> str:
 DATABASE_IMAGES = [
     pytest.param(image, id=database_image_id(image)) for image in (MYSQL_IMAGE, MYSQL97_IMAGE)
 ]
-
-
-def unavailable(message: str) -> NoReturn:
-    """Skip the test, or fail it with CI=true (where everything must be there)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,10 @@ container runs as non-root on a read-only root filesystem with no capabilities a
 with resources set; the runner reads the database URL from a mounted Secret file; the
 Job fails at once on the exit codes that retrying cannot fix. The negative tests break
 a loaded manifest and show that each check catches it.
+
+Each kustomization is rendered with `kubectl kustomize`, as `kubectl apply -k`
+would apply it: what it renders passes the same checks, holds no Secret, and
+names each release's Job after the release.
 """
 
 from __future__ import annotations
@@ -23,21 +27,40 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from migrator import __version__
 from migrator.errors import ExitStatus
 from migrator.settings import declarations
-from tests.conftest import PROJECT_ROOT
+from migrator.targets import declared_names
+from tests.conftest import PROJECT_ROOT, unavailable
 
 MANIFEST_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
-KUSTOMIZATION = MANIFEST_DIR / "kustomization.yaml"
-MANIFESTS = sorted(path for path in MANIFEST_DIR.glob("*.yaml") if path != KUSTOMIZATION)
+DEPLOYMENT = MANIFEST_DIR / "init-container" / "deployment.yaml"
+JOB = MANIFEST_DIR / "job" / "job.yaml"
+INDEXED_JOB = MANIFEST_DIR / "sharded" / "indexed-job.yaml"
+SECRETS = MANIFEST_DIR / "secret.example.yaml"
+KUSTOMIZATION = "kustomization.yaml"
+MANIFESTS = sorted(path for path in MANIFEST_DIR.rglob("*.yaml") if path.name != KUSTOMIZATION)
+KUSTOMIZATIONS = sorted(path.parent for path in MANIFEST_DIR.rglob(KUSTOMIZATION))
+# A Job per release: the Job examples' kustomizations name it after the release.
+RELEASED_JOBS = [JOB.parent, INDEXED_JOB.parent]
 # The newest Kubernetes version whose schemas kubernetes-validate bundles.
 KUBERNETES_VERSION = "1.37"
 
 RUNNER_IMAGE = "migrator"
 RUNNER_UID = 10001
 SECRET_URL_SETTING = "DATABASE_URL_FILE"
-# The runner's own variables besides its settings: who holds the lock.
+# Who runs, from the downward API: recorded in the run marker and the logs.
 DOWNWARD_API_ENV = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+# A named target's variables (see migrator.targets), for the names MIGRATE_TARGETS lists.
+TARGET_VARIABLES = [
+    "DATABASE_URL_{}",
+    "DATABASE_URL_{}_FILE",
+    "DATABASE_URL_{}_TEMPLATE",
+    "DATABASE_URL_{}_SHARDS",
+    "MIGRATE_MIGRATIONS_DIR_{}",
+    "MIGRATE_SCHEMA_{}",
+]
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 # Retrying cannot fix these: the Job must fail at once.
 FAIL_AT_ONCE = [
     ExitStatus.CONFIG_ERROR,
@@ -62,15 +85,31 @@ def load(path: Path) -> list[Document]:
 
 def all_documents() -> list[tuple[str, int, Document]]:
     return [
-        (path.name, index, document)
+        (str(path.relative_to(MANIFEST_DIR)), index, document)
         for path in MANIFESTS
         for index, document in enumerate(load(path))
     ]
 
 
 def document_of_kind(kind: str) -> Document:
-    (document,) = [doc for _, _, doc in all_documents() if doc["kind"] == kind]
-    return document
+    """The example of ``kind``: the Deployment, a Job, the database-URL Secret."""
+    examples = {"Deployment": DEPLOYMENT, "Job": JOB, "IndexedJob": INDEXED_JOB, "Secret": SECRETS}
+    return load(examples[kind])[0]
+
+
+def kustomize(directory: Path) -> list[Document]:
+    """What `kubectl apply -k directory` would apply."""
+    if shutil.which("kubectl") is None:
+        unavailable("kubectl is not installed (.ci/run installs it)")
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc is not None]
 
 
 def pod_spec(document: Document) -> Document | None:
@@ -161,7 +200,7 @@ def runner_problems(document: Document) -> list[str]:
     pod = pod_spec(document)
     if pod is None:
         return []
-    known = {declared.variable for declared in declarations()} | set(DOWNWARD_API_ENV)
+    settings = {declared.variable for declared in declarations()}
     secret_volumes = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
     problems = []
     for container in containers(pod):
@@ -175,12 +214,16 @@ def runner_problems(document: Document) -> list[str]:
                 problems.append(f"{name}: env {variable['name']} has a literal value")
         if not is_runner(container):
             continue
+        by_name = {variable["name"]: variable for variable in env}
+        targets = [
+            name.upper() for name in declared_names(by_name.get("MIGRATE_TARGETS", {}).get("value"))
+        ]
+        known = settings | {form.format(name) for name in targets for form in TARGET_VARIABLES}
         problems += [
             f"{name}: env {variable['name']} is not a runner setting"
             for variable in env
             if variable["name"] not in known
         ]
-        by_name = {variable["name"]: variable for variable in env}
         problems += [
             f"{name}: env {variable} is not the downward API's {field}"
             for variable, field in DOWNWARD_API_ENV.items()
@@ -190,16 +233,26 @@ def runner_problems(document: Document) -> list[str]:
             problems.append(f"{name}: the password is in the environment, not in a file")
         if container.get("terminationMessagePolicy") != "FallbackToLogsOnError":
             problems.append(f"{name}: terminationMessagePolicy is not FallbackToLogsOnError")
-        url_file = by_name.get(SECRET_URL_SETTING, {}).get("value")
-        if url_file is None:
-            problems.append(f"{name}: {SECRET_URL_SETTING} is not set to a path")
+        url_settings = [SECRET_URL_SETTING, *(f"DATABASE_URL_{target}_FILE" for target in targets)]
+        url_files = {
+            setting: by_name[setting].get("value") for setting in url_settings if setting in by_name
+        }
+        if not url_files or None in url_files.values():
+            problems.append(f"{name}: {' or '.join(url_settings)} is not set to a path")
             continue
-        problems += secret_file_problems(name, PurePosixPath(url_file), container, secret_volumes)
+        for setting, url_file in url_files.items():
+            problems += secret_file_problems(
+                name, setting, PurePosixPath(url_file), container, secret_volumes
+            )
     return problems
 
 
 def secret_file_problems(
-    name: str, path: PurePosixPath, container: Document, secret_volumes: dict[str, Document]
+    name: str,
+    setting: str,
+    path: PurePosixPath,
+    container: Document,
+    secret_volumes: dict[str, Document],
 ) -> list[str]:
     """`path` is a key of a Secret volume mounted read-only in `container`."""
     mounts = [
@@ -208,7 +261,7 @@ def secret_file_problems(
         if mount["name"] in secret_volumes and path.is_relative_to(mount["mountPath"])
     ]
     if not mounts:
-        return [f"{name}: {SECRET_URL_SETTING}={path} is not in a mounted Secret volume"]
+        return [f"{name}: {setting}={path} is not in a mounted Secret volume"]
     (mount,) = mounts
     problems = []
     if mount.get("subPath"):
@@ -227,20 +280,27 @@ def secret_file_problems(
 
 
 def secret_keys(volume: Document) -> list[str]:
-    """The keys of the example Secret, if the volume is of that Secret."""
-    secret = document_of_kind("Secret")
-    if secret["metadata"]["name"] != volume["secretName"]:
-        return []
-    return [*secret.get("stringData", {}), *secret.get("data", {})]
+    """The keys of the example Secret of the volume's name, if there is one."""
+    return [
+        key
+        for secret in load(SECRETS)
+        if secret["metadata"]["name"] == volume["secretName"]
+        for key in [*secret.get("stringData", {}), *secret.get("data", {})]
+    ]
 
 
 def job_problems(document: Document) -> list[str]:
     if document["kind"] != "Job":
         return []
     spec = document["spec"]
+    indexed = spec.get("completionMode") == "Indexed"
+    # An Indexed Job retries and fails each index on its own.
+    retries, fail_action = (
+        ("backoffLimitPerIndex", "FailIndex") if indexed else ("backoffLimit", "FailJob")
+    )
     problems = [
         f"job: {field} is not set"
-        for field in ("backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished")
+        for field in (retries, "activeDeadlineSeconds", "ttlSecondsAfterFinished")
         if not isinstance(spec.get(field), int) or spec[field] <= 0
     ]
     if spec["template"]["spec"].get("restartPolicy") != "Never":
@@ -253,7 +313,7 @@ def job_problems(document: Document) -> list[str]:
             continue
         if on_exit_codes.get("containerName") != runner["name"]:
             problems.append("job: a podFailurePolicy rule names another container")
-        if rule["action"] == "FailJob" and on_exit_codes["operator"] == "In":
+        if rule["action"] == fail_action and on_exit_codes["operator"] == "In":
             values = on_exit_codes["values"]
             if values != sorted(set(values)):
                 problems.append("job: podFailurePolicy values are not sorted and unique")
@@ -315,7 +375,7 @@ def by_document() -> list[Any]:
 def test_the_manifests_are_there() -> None:
     kinds = sorted(doc["kind"] for _, _, doc in all_documents())
 
-    assert kinds == ["Deployment", "Job", "Secret"]
+    assert kinds == ["Deployment", "Job", "Job", "Secret", "Secret"]
 
 
 @pytest.mark.parametrize("document", by_document())
@@ -361,49 +421,103 @@ def test_the_runner_settings_are_the_intended_ones() -> None:
     }
 
 
-def test_the_example_secret_holds_only_a_placeholder() -> None:
-    secret = document_of_kind("Secret")
+def test_the_example_secrets_hold_only_placeholders() -> None:
+    secrets = load(SECRETS)
 
-    assert secret["type"] == "Opaque"
-    assert "data" not in secret
-    assert secret["stringData"]["database-url"].startswith("mysql://app:CHANGE-ME@")
-
-
-def test_the_kustomization_lists_every_manifest_and_the_runner_image() -> None:
-    kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
-
-    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
-    assert kustomization["kind"] == "Kustomization"
-    assert all((MANIFEST_DIR / resource).is_file() for resource in kustomization["resources"])
-    assert sorted(kustomization["resources"]) == [path.name for path in MANIFESTS]
-    assert [image["name"] for image in kustomization["images"]] == [RUNNER_IMAGE]
+    assert [secret["type"] for secret in secrets] == ["Opaque", "Opaque"]
+    assert all("data" not in secret for secret in secrets)
+    urls = [
+        url
+        for secret in secrets
+        for value in secret["stringData"].values()
+        for url in value.split()
+    ]
+    assert len(urls) == 5
+    assert all(re.match(r"mysql://\w+:CHANGE-ME@", url) for url in urls), urls
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-def test_kustomize_builds_and_sets_the_runner_image(tmp_path: Path) -> None:
-    overlay = tmp_path / "kubernetes"
-    shutil.copytree(MANIFEST_DIR, overlay)
-    kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
+def test_every_manifest_but_the_example_secrets_belongs_to_one_kustomization() -> None:
+    listed = [
+        directory / resource
+        for directory in KUSTOMIZATIONS
+        for resource in yaml.safe_load((directory / KUSTOMIZATION).read_text())["resources"]
+    ]
+
+    assert [path.relative_to(MANIFEST_DIR) for path in KUSTOMIZATIONS] == [
+        Path("init-container"),
+        Path("job"),
+        Path("sharded"),
+    ]
+    assert sorted(listed) == sorted(path for path in MANIFESTS if path != SECRETS)
+
+
+@pytest.mark.parametrize(
+    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
+)
+def test_a_kustomization_applies_its_hardened_workload_and_no_secret(directory: Path) -> None:
+    documents = kustomize(directory)
+
+    assert len(documents) == 1
+    (workload,) = documents
+    assert workload["kind"] in {"Deployment", "Job"}
+    assert all_problems(workload) == []
+    assert "CHANGE-ME" not in yaml.safe_dump(workload)
+    (runner_container,) = runner_containers(workload)
+    assert runner_container["image"] == f"{RUNNER_IMAGE}:{__version__}"
+
+
+@pytest.mark.parametrize(
+    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
+)
+def test_the_example_release_is_this_version(directory: Path) -> None:
+    kustomization = yaml.safe_load((directory / KUSTOMIZATION).read_text())
+
+    assert kustomization["images"] == [
+        {"name": RUNNER_IMAGE, "newName": RUNNER_IMAGE, "newTag": __version__}
+    ]
+    # The Deployment keeps its name across releases; each release has a Job of its own.
+    expected_suffix = "-" + __version__.replace(".", "-") if directory in RELEASED_JOBS else None
+    assert kustomization.get("nameSuffix") == expected_suffix
+
+
+def release(directory: Path, version: str, overlay: Path) -> Path:
+    """A copy of ``directory`` set to release ``version``, as its comments tell a user."""
+    shutil.copytree(directory, overlay)
+    kustomization = yaml.safe_load((overlay / KUSTOMIZATION).read_text())
+    kustomization["nameSuffix"] = "-" + version.replace(".", "-")
     kustomization["images"] = [
-        {"name": RUNNER_IMAGE, "newName": "registry.example/team/migrator", "newTag": "1.2.3"}
+        {"name": RUNNER_IMAGE, "newName": "registry.example/team/migrator", "newTag": version}
     ]
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    (overlay / KUSTOMIZATION).write_text(yaml.safe_dump(kustomization))
+    return overlay
 
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
 
-    documents = list(yaml.safe_load_all(built.stdout))
-    images = [c["image"] for doc in documents if (pod := pod_spec(doc)) for c in containers(pod)]
-    assert sorted(images) == [
-        "example/app:latest",
-        "registry.example/team/migrator:1.2.3",
-        "registry.example/team/migrator:1.2.3",
-    ]
+@pytest.mark.parametrize(
+    "directory", RELEASED_JOBS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
+)
+def test_each_release_applies_a_job_of_its_own(directory: Path, tmp_path: Path) -> None:
+    (original,) = load(next(path for path in MANIFESTS if path.parent == directory))
+    jobs = {
+        version: kustomize(release(directory, version, tmp_path / version))[0]
+        for version in ("1.4.2", "1.10.0-rc.1")
+    }
+
+    base = original["metadata"]["name"]
+    assert {version: job["metadata"]["name"] for version, job in jobs.items()} == {
+        "1.4.2": f"{base}-1-4-2",
+        "1.10.0-rc.1": f"{base}-1-10-0-rc-1",
+    }
+    for version, job in jobs.items():
+        name = job["metadata"]["name"]
+        # A pod of an Indexed Job is named <job>-<index> and so is its host name:
+        # the name must stay a DNS label with the index added.
+        last_index = f"-{job['spec'].get('completions', 1) - 1}"
+        assert DNS_LABEL.fullmatch(name + last_index), name
+        assert len(name + last_index) <= 63, name
+        assert runner(job)["image"] == f"registry.example/team/migrator:{version}"
+        # Only the Job is renamed: the Secret it mounts is the one created out of band.
+        assert pod_of(job)["volumes"] == pod_of(original)["volumes"]
+        assert all_problems(job) == []
 
 
 # --- The checks can fail: each mutation of a good manifest must be caught. ---
@@ -423,6 +537,11 @@ def runner(document: Document) -> Document:
 def app_container(document: Document) -> Document:
     (container,) = [c for c in containers(pod_of(document)) if not is_runner(c)]
     return container
+
+
+def set_env(document: Document, name: str, value: str) -> None:
+    (variable,) = [variable for variable in runner(document)["env"] if variable["name"] == name]
+    variable["value"] = value
 
 
 def failure_rule(document: Document) -> Document:
@@ -560,6 +679,36 @@ MUTATIONS: list[tuple[str, str, Callable[[Document], None], str]] = [
         "job: activeDeadlineSeconds is not set",
     ),
     (
+        "undeclared-target-variable",
+        "IndexedJob",
+        lambda doc: runner(doc)["env"].append({"name": "DATABASE_URL_LOG_FILE", "value": "/x"}),
+        "migrate: env DATABASE_URL_LOG_FILE is not a runner setting",
+    ),
+    (
+        "shard-list-outside-the-secret",
+        "IndexedJob",
+        lambda doc: set_env(doc, "DATABASE_URL_GAME_FILE", "/etc/shard-urls"),
+        "migrate: DATABASE_URL_GAME_FILE=/etc/shard-urls is not in a mounted Secret volume",
+    ),
+    (
+        "no-shard-list",
+        "IndexedJob",
+        lambda doc: set_env(doc, "MIGRATE_TARGETS", "log"),
+        "migrate: DATABASE_URL_FILE or DATABASE_URL_LOG_FILE is not set to a path",
+    ),
+    (
+        "indexed-job-fails-whole",
+        "IndexedJob",
+        lambda doc: failure_rule(doc).update(action="FailJob"),
+        "job: podFailurePolicy fails at once on []",
+    ),
+    (
+        "no-namespace",
+        "IndexedJob",
+        lambda doc: runner(doc)["env"].pop(),
+        "migrate: env POD_NAMESPACE is not the downward API's metadata.namespace",
+    ),
+    (
         "short-grace-period",
         "Deployment",
         lambda doc: pod_of(doc).update(terminationGracePeriodSeconds=5),
@@ -587,16 +736,6 @@ def test_a_broken_manifest_is_caught(
 
 
 # --- The sharded variant: an Indexed Job (deploy/kubernetes/sharded/) ---
-
-INDEXED_JOB = MANIFEST_DIR / "sharded" / "indexed-job.yaml"
-
-
-def test_the_indexed_job_is_valid_and_hardened() -> None:
-    (job,) = load(INDEXED_JOB)
-
-    assert schema_problems(job) == []
-    assert security_problems(job) == []
-    assert graceful_stop_problems(job) == []
 
 
 def test_the_indexed_job_splits_the_shards_over_its_completions() -> None:

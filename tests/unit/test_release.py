@@ -68,3 +68,11 @@ def test_the_license_is_the_one_pyproject_declares() -> None:
 
     assert project["project"]["license"] == "MIT"
     assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def test_the_readme_names_this_releases_jobs() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    release = __version__.replace(".", "-")
+
+    assert f"`migrate-{release}`" in readme
+    assert f"`migrate-game-shards-{release}`" in readme
