@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from urllib.parse import quote
 
 import pymysql
 import pytest
+import yaml
 
 from migrator.lock import lock_name
 from migrator.marker import MARKER_TABLE
@@ -75,6 +77,21 @@ def unavailable(message: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """What `kubectl apply -k directory` would apply."""
+    if shutil.which("kubectl") is None:
+        unavailable("kubectl is not installed (.ci/run installs it)")
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert built.returncode == 0, built.stderr
+    return [doc for doc in yaml.safe_load_all(built.stdout) if doc is not None]
 
 
 def run_in_project(

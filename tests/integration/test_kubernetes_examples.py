@@ -1,7 +1,7 @@
 """The sharded Kubernetes example, run as its Indexed Job's pods would run it.
 
-The pods' settings come from deploy/kubernetes/sharded/indexed-job.yaml itself;
-only the Secret's mount is replaced by a file here. The migrations and schema
+The pods' settings come from the Job that `kubectl apply -k deploy/kubernetes/sharded`
+would create; only the Secret's mount is replaced by a file here. The migrations and schema
 are the project's own example target (migrations/game/, schema/game.py), found
 by convention, as in the image.
 """
@@ -12,13 +12,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
 from alembic.script import ScriptDirectory
 
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, run_entrypoint, runner_env
+from tests.conftest import PROJECT_ROOT, ScratchDatabase, kustomize, run_entrypoint, runner_env
 
 SHARDS = 6
-INDEXED_JOB = PROJECT_ROOT / "deploy" / "kubernetes" / "sharded" / "indexed-job.yaml"
 
 
 def game_head() -> str | None:
@@ -49,7 +47,7 @@ def pod_settings(job: dict[str, Any], secret_dir: Path, index: int) -> dict[str,
 def test_the_indexed_job_migrates_each_shard_once_with_the_example_target(
     shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
-    (job,) = yaml.safe_load_all(INDEXED_JOB.read_text())
+    (job,) = kustomize(PROJECT_ROOT / "deploy" / "kubernetes" / "sharded")
     (container,) = job["spec"]["template"]["spec"]["containers"]
     (volume,) = job["spec"]["template"]["spec"]["volumes"]
     (item,) = volume["secret"]["items"]

@@ -18,7 +18,6 @@ import copy
 import re
 import shutil
 import socket
-import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,7 +30,7 @@ from migrator import __version__
 from migrator.errors import ExitStatus
 from migrator.settings import declarations
 from migrator.targets import declared_names
-from tests.conftest import PROJECT_ROOT, unavailable
+from tests.conftest import PROJECT_ROOT, kustomize
 
 MANIFEST_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
 DEPLOYMENT = MANIFEST_DIR / "init-container" / "deployment.yaml"
@@ -95,21 +94,6 @@ def document_of_kind(kind: str) -> Document:
     """The example of ``kind``: the Deployment, a Job, the database-URL Secret."""
     examples = {"Deployment": DEPLOYMENT, "Job": JOB, "IndexedJob": INDEXED_JOB, "Secret": SECRETS}
     return load(examples[kind])[0]
-
-
-def kustomize(directory: Path) -> list[Document]:
-    """What `kubectl apply -k directory` would apply."""
-    if shutil.which("kubectl") is None:
-        unavailable("kubectl is not installed (.ci/run installs it)")
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(directory)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    assert built.returncode == 0, built.stderr
-    return [doc for doc in yaml.safe_load_all(built.stdout) if doc is not None]
 
 
 def pod_spec(document: Document) -> Document | None:
@@ -303,6 +287,8 @@ def job_problems(document: Document) -> list[str]:
         for field in (retries, "activeDeadlineSeconds", "ttlSecondsAfterFinished")
         if not isinstance(spec.get(field), int) or spec[field] <= 0
     ]
+    if indexed and spec.get("maxFailedIndexes", spec["completions"]) < spec["completions"]:
+        problems.append("job: maxFailedIndexes stops healthy indexes mid-revision")
     if spec["template"]["spec"].get("restartPolicy") != "Never":
         problems.append("job: restartPolicy is not Never")
     (runner,) = runner_containers(document)
@@ -405,6 +391,15 @@ def test_the_job_and_the_init_container_run_the_same_runner() -> None:
     assert in_job == in_deployment
     assert job_pod["volumes"] == deployment_pod["volumes"]
     assert job_pod["securityContext"] == deployment_pod["securityContext"]
+
+
+def test_the_deployment_takes_in_no_migration_pod() -> None:
+    selector = document_of_kind("Deployment")["spec"]["selector"]["matchLabels"]
+
+    for job in (JOB, INDEXED_JOB):
+        (document,) = load(job)
+        labels = document["spec"]["template"]["metadata"]["labels"]
+        assert not selector.items() <= labels.items(), job
 
 
 def test_the_runner_settings_are_the_intended_ones() -> None:
@@ -701,6 +696,12 @@ MUTATIONS: list[tuple[str, str, Callable[[Document], None], str]] = [
         "IndexedJob",
         lambda doc: failure_rule(doc).update(action="FailJob"),
         "job: podFailurePolicy fails at once on []",
+    ),
+    (
+        "indexed-job-stops-healthy-indexes",
+        "IndexedJob",
+        lambda doc: doc["spec"].update(maxFailedIndexes=0),
+        "job: maxFailedIndexes stops healthy indexes mid-revision",
     ),
     (
         "no-namespace",

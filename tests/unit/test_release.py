@@ -74,5 +74,5 @@ def test_the_readme_names_this_releases_jobs() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     release = __version__.replace(".", "-")
 
-    assert f"`migrate-{release}`" in readme
-    assert f"`migrate-game-shards-{release}`" in readme
+    assert f"`app-migrate-{release}`" in readme
+    assert f"`game-migrate-{release}`" in readme
