@@ -449,6 +449,18 @@ def test_every_manifest_but_the_example_secrets_belongs_to_one_kustomization() -
 @pytest.mark.parametrize(
     "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
 )
+def test_a_kustomization_uses_only_fields_every_kubectl_knows(directory: Path) -> None:
+    # kubectl 1.14-1.20 embed kustomize v2.0.3 (Debian's kubernetes-client is 1.20):
+    # these fields mean the same there as in kustomize v5.
+    kustomization = yaml.safe_load((directory / KUSTOMIZATION).read_text())
+
+    assert set(kustomization) <= {"apiVersion", "kind", "resources", "nameSuffix", "images"}
+    assert all(Path(resource).suffix == ".yaml" for resource in kustomization["resources"])
+
+
+@pytest.mark.parametrize(
+    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
+)
 def test_a_kustomization_applies_its_hardened_workload_and_no_secret(directory: Path) -> None:
     documents = kustomize(directory)
 
