@@ -84,10 +84,19 @@ def load(path: Path) -> list[Document]:
 
 def all_documents() -> list[tuple[str, int, Document]]:
     return [
-        (str(path.relative_to(MANIFEST_DIR)), index, document)
+        (relative(path), index, document)
         for path in MANIFESTS
         for index, document in enumerate(load(path))
     ]
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(MANIFEST_DIR))
+
+
+def name_suffix(version: str) -> str:
+    """A release as the Job name's suffix: a DNS label, so dots become dashes."""
+    return "-" + version.replace(".", "-")
 
 
 def document_of_kind(kind: str) -> Document:
@@ -446,9 +455,7 @@ def test_every_manifest_but_the_example_secrets_belongs_to_one_kustomization() -
     assert sorted(listed) == sorted(path for path in MANIFESTS if path != SECRETS)
 
 
-@pytest.mark.parametrize(
-    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
-)
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=relative)
 def test_a_kustomization_uses_only_fields_every_kubectl_knows(directory: Path) -> None:
     # kubectl 1.14-1.20 embed kustomize v2.0.3 (Debian's kubernetes-client is 1.20):
     # these fields mean the same there as in kustomize v5.
@@ -458,9 +465,7 @@ def test_a_kustomization_uses_only_fields_every_kubectl_knows(directory: Path) -
     assert all(Path(resource).suffix == ".yaml" for resource in kustomization["resources"])
 
 
-@pytest.mark.parametrize(
-    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
-)
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=relative)
 def test_a_kustomization_applies_its_hardened_workload_and_no_secret(directory: Path) -> None:
     documents = kustomize(directory)
 
@@ -473,9 +478,7 @@ def test_a_kustomization_applies_its_hardened_workload_and_no_secret(directory: 
     assert runner_container["image"] == f"{RUNNER_IMAGE}:{__version__}"
 
 
-@pytest.mark.parametrize(
-    "directory", KUSTOMIZATIONS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
-)
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=relative)
 def test_the_example_release_is_this_version(directory: Path) -> None:
     kustomization = yaml.safe_load((directory / KUSTOMIZATION).read_text())
 
@@ -483,7 +486,7 @@ def test_the_example_release_is_this_version(directory: Path) -> None:
         {"name": RUNNER_IMAGE, "newName": RUNNER_IMAGE, "newTag": __version__}
     ]
     # The Deployment keeps its name across releases; each release has a Job of its own.
-    expected_suffix = "-" + __version__.replace(".", "-") if directory in RELEASED_JOBS else None
+    expected_suffix = name_suffix(__version__) if directory in RELEASED_JOBS else None
     assert kustomization.get("nameSuffix") == expected_suffix
 
 
@@ -491,7 +494,7 @@ def release(directory: Path, version: str, overlay: Path) -> Path:
     """A copy of ``directory`` set to release ``version``, as its comments tell a user."""
     shutil.copytree(directory, overlay)
     kustomization = yaml.safe_load((overlay / KUSTOMIZATION).read_text())
-    kustomization["nameSuffix"] = "-" + version.replace(".", "-")
+    kustomization["nameSuffix"] = name_suffix(version)
     kustomization["images"] = [
         {"name": RUNNER_IMAGE, "newName": "registry.example/team/migrator", "newTag": version}
     ]
@@ -499,9 +502,7 @@ def release(directory: Path, version: str, overlay: Path) -> Path:
     return overlay
 
 
-@pytest.mark.parametrize(
-    "directory", RELEASED_JOBS, ids=lambda path: str(path.relative_to(MANIFEST_DIR))
-)
+@pytest.mark.parametrize("directory", RELEASED_JOBS, ids=relative)
 def test_each_release_applies_a_job_of_its_own(directory: Path, tmp_path: Path) -> None:
     (original,) = load(next(path for path in MANIFESTS if path.parent == directory))
     jobs = {
