@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: imported by tests, never collected as tests."""
