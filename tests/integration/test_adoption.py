@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
+import pytest
+
+from migrator.marker import MARKER_TABLE
 from tests.conftest import ScratchDatabase, applied_revisions
 from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+from tests.support.live import live_checksum
 
 FOREIGN = "a1b2c3d4e5f6"
 
@@ -91,14 +96,98 @@ def test_baseline_refuses_a_database_without_tables_or_already_at_a_known_revisi
     assert database.version() == {"r0002"}
 
 
-def test_baseline_at_a_revision_the_migrations_lack_is_exit_2(
+def foreign_history_with_tables(database: ScratchDatabase) -> None:
+    tables_built_without_these_migrations(database)
+    foreign_alembic_version(database)
+
+
+def own_record_from_a_newer_release(database: ScratchDatabase) -> None:
+    """What this runner leaves after migrating to a revision of a newer release."""
+    database.execute(f"CREATE TABLE {MARKER_TABLE} (id TINYINT PRIMARY KEY)")
+    tables_built_without_these_migrations(database)
+    database.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+    database.execute("INSERT INTO alembic_version VALUES ('r0099')")
+
+
+def interrupted_first_revision(database: ScratchDatabase) -> None:
+    """A first upgrade killed inside r0001: its marker row, its table, no version yet."""
+    tables_built_without_these_migrations(database)
+    database.execute(
+        f"CREATE TABLE {MARKER_TABLE} (id TINYINT NOT NULL, revision VARCHAR(64) NOT NULL,"
+        " stamped_before VARCHAR(255) NOT NULL, stamped_after VARCHAR(255) NOT NULL,"
+        " started_at DATETIME(6) NOT NULL, runner VARCHAR(255) NOT NULL, PRIMARY KEY (id))"
+    )
+    database.execute(
+        f"INSERT INTO {MARKER_TABLE} VALUES (1, 'r0001', '', 'r0001', UTC_TIMESTAMP(6), 'gone')"
+    )
+
+
+REFUSALS: dict[str, tuple[Callable[[ScratchDatabase], None], tuple[str, ...], int, str]] = {
+    "unknown revision": (tables_built_without_these_migrations, ("nope",), 2, "'nope'"),
+    "unknown revision over a foreign history": (
+        foreign_history_with_tables,
+        ("nope", "--replace-foreign"),
+        2,
+        "'nope'",
+    ),
+    "base": (tables_built_without_these_migrations, ("base",), 2, "base"),
+    "foreign history without the flag": (
+        foreign_history_with_tables,
+        ("r0002",),
+        2,
+        "--replace-foreign",
+    ),
+    "no tables": (lambda database: None, ("r0001",), 2, "no tables"),
+    "no tables but a foreign history": (
+        foreign_alembic_version,
+        ("r0001", "--replace-foreign"),
+        2,
+        "no tables",
+    ),
+    "own record from a newer release": (
+        own_record_from_a_newer_release,
+        ("r0002",),
+        8,
+        "newer release",
+    ),
+    "own record from a newer release, with the flag": (
+        own_record_from_a_newer_release,
+        ("r0002", "--replace-foreign"),
+        8,
+        "newer release",
+    ),
+    "an interrupted revision": (interrupted_first_revision, ("r0002",), 6, "r0001"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_a_refused_baseline_leaves_the_database_byte_for_byte_unchanged(
+    case: str, migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    prepare, arguments, code, named = REFUSALS[case]
+    migrations.chain(2)
+    prepare(database)
+    before = live_checksum(database)
+
+    refused = migrate("baseline", *arguments)
+
+    assert refused.code == code, refused.stderr
+    assert named in refused.error["message"]
+    assert live_checksum(database) == before
+
+
+def test_after_a_refused_baseline_over_a_foreign_history_upgrade_still_refuses_it(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
 ) -> None:
+    """The foreign record is not lost, so exit 8 still says "other migrations"."""
     migrations.chain(2)
-    tables_built_without_these_migrations(database)
+    foreign_history_with_tables(database)
 
-    result = migrate("baseline", "nope")
+    refused = migrate("baseline", "nope", "--replace-foreign")
+    upgrade = migrate()
 
-    assert result.code == 2
-    assert "cannot baseline at 'nope'" in result.error["message"]
-    assert database.version() == set()
+    assert refused.code == 2
+    assert upgrade.code == 8, upgrade.stderr
+    assert "have never had" in upgrade.error["message"]
+    assert applied_revisions(upgrade) == Counter()
+    assert database.version() == {FOREIGN}
