@@ -38,6 +38,7 @@ log = get_logger()
 def main(argv: list[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     status = run(sys.argv[1:] if argv is None else argv, stdout=sys.stdout)
+    interrupts.ignore_until_exit()  # the termination message says `status`: so does the exit
     if status == ExitStatus.OUTPUT_CLOSED:
         # Python flushes stdout again at exit; into a closed pipe that would print
         # a traceback-like complaint, so whatever is left goes nowhere instead.

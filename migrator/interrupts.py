@@ -55,6 +55,16 @@ def settle() -> None:
     _settled = True
 
 
+def ignore_until_exit() -> None:
+    """The status is reported: ignore SIGTERM and SIGINT in the kernel until the process is
+    gone. Python restores their default action while the interpreter shuts down, and a
+    signal then would kill the process after the termination message said it succeeded.
+    Main thread only, once the run is over.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def stop_requested() -> bool:
     """Whether a signal arrived that the run has not settled past."""
     return _pending is not None and not _settled

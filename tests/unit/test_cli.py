@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from migrator import arguments, cli
 from migrator.errors import ExitStatus
-from tests.conftest import ENTRYPOINT, RunEntrypoint
+from tests.conftest import ENTRYPOINT, PROJECT_ROOT, RunEntrypoint, runner_env
 
 
 def test_no_command_means_upgrade_head() -> None:
@@ -165,3 +168,52 @@ def test_help_config_errors_and_wait_do_not_import_sqlalchemy_or_alembic(
     )
 
     assert "HEAVY []" in result.stderr, result.stderr
+
+
+# The entrypoint, with an object whose finalizer runs while the interpreter shuts down,
+# after Python has given SIGINT back its default action: it says so on stderr, then
+# waits for one byte on stdin, so the test signals the process at exactly that moment.
+_EXITING = """
+import os
+import sys
+
+sys.path.insert(0, {root!r})
+from migrator.cli import main
+
+
+class Exiting:
+    def __del__(self) -> None:
+        os.write(2, b"interpreter exiting\\n")
+        os.read(0, 1)
+
+
+exiting = Exiting()
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_process_exits_after_a_success_keeps_exit_0(
+    tmp_path: Path, signum: int
+) -> None:
+    script = tmp_path / "exiting.py"
+    script.write_text(textwrap.dedent(_EXITING.format(root=str(PROJECT_ROOT))))
+    termination_log = tmp_path / "termination-log"
+    process = subprocess.Popen(
+        [sys.executable, str(script), "heads"],
+        env=runner_env(MIGRATE_TERMINATION_LOG=str(termination_log)),
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    while (line := process.stderr.readline()) and line != b"interpreter exiting\n":
+        pass
+    assert line, f"the runner exited (status {process.wait()}) before its interpreter did"
+
+    os.kill(process.pid, signum)
+    process.communicate(b"x", timeout=30)
+
+    assert json.loads(termination_log.read_text())["exit_code"] == 0
+    assert process.returncode == 0
