@@ -16,6 +16,7 @@ import ast
 import logging
 import os
 import re
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,22 @@ def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
         return None
     heads = revisions - parents
     return (heads.pop(), frozenset(revisions)) if len(heads) == 1 else None
+
+
+def all_compile(migrations_dir: Path) -> bool:
+    """Whether Python compiles every revision file: a check for typos that imports nothing
+    (False only for a file that certainly fails; unreadable files are the full load's)."""
+    versions = migrations_dir / "versions"
+    try:
+        with os.scandir(versions) as entries:
+            files = [e.path for e in entries if _REVISION_FILE.fullmatch(e.name) and e.is_file()]
+        for path in files:
+            compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
+    except OSError:
+        return True
+    except (SyntaxError, ValueError):  # ValueError: a null byte in the source
+        return False
+    return True
 
 
 def _revision_texts(versions: Path) -> list[str] | None:
@@ -128,6 +145,7 @@ def at_head_or_take_lock(
     lock: MigrationLock | None = None,
     *,
     noop_level: int = logging.INFO,
+    before_lock: Callable[[], None] = lambda: None,
 ) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path).
 
@@ -141,7 +159,8 @@ def at_head_or_take_lock(
     still there once this runner holds the lock belongs to a runner that is gone.
 
     ``history`` is what :func:`static_history` read from the files; ``noop_level`` the
-    level of the line saying that there was nothing to do.
+    level of the line saying that there was nothing to do; ``before_lock`` runs once the
+    database is known to be behind head, before the lock is taken (it may raise).
     """
     head, known = history
     current, running = current_state(connection)
@@ -152,6 +171,7 @@ def at_head_or_take_lock(
     # full path's to judge, and without the lock, as pods starting then must not queue.
     if lock is None or not connection.open or not set(current or ()) <= known:
         return None
+    before_lock()
     log.info(
         "the database is behind head: taking the migration lock"
         if running is None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from migrator import interrupts
 from migrator.config import RunOptions
 from migrator.database import ConnectionSettings, session_errors, wait_for_database
-from migrator.fastpath import at_head_or_take_lock, static_history
+from migrator.fastpath import all_compile, at_head_or_take_lock, static_history
 from migrator.report import RunReport
 from migrator.target import Project
 
@@ -40,6 +40,15 @@ class ProjectScripts:
         if self.history is None:
             # Read before any login: a broken directory or revision is reported with
             # the server untouched.
+            self.script()
+
+    def check_before_lock(self) -> None:
+        """Raise ScriptError for a revision file with a syntax error, before a database
+        behind head is locked: a typo is exit 9 at once, not after a wait for the lock.
+        Only compiled, so runners that then find the database at head import nothing;
+        the full load, which every write waits for, catches the rest and words the error.
+        """
+        if not all_compile(self.project.migrations_dir):
             self.script()
 
     def script(self) -> ScriptDirectory:
@@ -81,6 +90,7 @@ def upgrade_database(
                     login,
                     lock,
                     noop_level=logging.DEBUG if quiet else logging.INFO,
+                    before_lock=scripts.check_before_lock,
                 )
             if head is not None:
                 report.source = report.destination = head

@@ -14,6 +14,7 @@ from migrator.scripts import alembic_config
 from migrator.target import Project
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
 from tests.integration.conftest import Migrate, MigrationsDir
+from tests.support.live import live_checksum
 
 
 def static_head(path: Path) -> str | None:
@@ -162,3 +163,40 @@ def test_a_runner_that_waited_out_another_stops_at_head_without_loading_alembic(
     assert "already at head after waiting for the lock" in result.stderr
     assert "import 'sqlalchemy'" not in result.stderr
     assert "import 'alembic'" not in result.stderr
+
+
+def test_a_revision_with_a_syntax_error_is_exit_9_before_the_migration_lock(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    """Behind head, with the lock held by another runner: the typo is reported at once,
+    not after waiting out the lock (exit 5), and nothing is written."""
+    migrations.chain(1)
+    assert migrate().code == 0
+    broken = migrations.add("r0002", "r0001")
+    broken.write_text(broken.read_text().replace("def upgrade() -> None:", "def upgrade() -> None"))
+    before = live_checksum(database)
+
+    with database.lock_held_elsewhere():
+        result = migrate(MIGRATE_LOCK_TIMEOUT="5")
+
+    assert result.code == 9, result.stderr
+    assert "SyntaxError in" in result.error["message"]
+    assert "r0002.py" in result.error["message"]
+    assert not any("migration lock" in message for message in result.messages())
+    assert live_checksum(database) == before
+
+
+def test_a_noop_at_head_does_not_compile_the_revisions(
+    migrate: Migrate, migrations: MigrationsDir, tmp_path: Path
+) -> None:
+    """The syntax check is for a database behind head: at head, no revision file is read
+    as code (a file that no longer compiles is the next release's problem, not this run's)."""
+    migrations.chain(2)
+    assert migrate().code == 0
+    broken = migrations.path / "versions" / "r0001.py"
+    broken.write_text(broken.read_text().replace("def upgrade() -> None:", "def upgrade() -> None"))
+
+    result = migrate()
+
+    assert result.code == 0, result.stderr
+    assert "nothing to do: already at head" in result.messages()
