@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SETTINGS_HELP + "\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # The program's name, not the script's (`entrypoint.py`, `__main__.py`).
+    parser.add_argument("--version", action="version", version=f"migrator {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks (same as MIGRATE_DEBUG=1)"
     )

@@ -148,7 +148,9 @@ class Cursor(Protocol):
 @dataclass(frozen=True)
 class Outcome:
     level: Level | None  # the level it ran with; None when every level was refused
-    refusals: tuple[str, ...]  # the server's reasons, cheapest level first
+    # The server's reasons, cheapest level first, without their closing full stop: each
+    # goes inside a sentence of the runner's ("...Try LOCK=SHARED; running it anyway").
+    refusals: tuple[str, ...]
 
 
 def run_cheapest(
@@ -169,7 +171,7 @@ def run_cheapest(
         except pymysql.err.MySQLError as error:
             code = error.args[0] if error.args else None
             if code in REFUSED:
-                refusals.append(str(error.args[1]))
+                refusals.append(str(error.args[1]).strip().rstrip("."))
                 continue
             if code in {1064, 1800} and level.algorithm == "NOCOPY":  # MySQL: unknown word
                 continue

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator import arguments, cli
+from migrator import __version__, arguments, cli
 from migrator.errors import ExitStatus
 from tests.conftest import ENTRYPOINT, PROJECT_ROOT, RunEntrypoint, runner_env
 
@@ -124,7 +124,7 @@ def test_version(run_cli: RunEntrypoint) -> None:
     result = run_cli("--version")
 
     assert result.code == 0
-    assert result.stdout.startswith("entrypoint.py ")
+    assert result.stdout == f"migrator {__version__}\n"
 
 
 def test_text_format_error_is_one_line_on_stderr(run_cli: RunEntrypoint) -> None:
