@@ -1,4 +1,6 @@
-# Targets shared by people and CI. `make help` lists them.
+# Targets shared by people and CI. `make help` lists them. The targets that run a
+# command pass `args` on to it (`make plan args="--format json"`). make itself exits
+# 2 whatever the command's exit code: scripts that act on the code run the runner.
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -65,42 +67,42 @@ lock: install ## Re-resolve requirements*.lock from pyproject.toml (with hashes)
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --universal --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal --python-version 3.11 -o requirements-dev.lock
 
-migrate: $(RUNTIME) ## Upgrade the database in DATABASE_URL (or .env) to head
-	$(RUN) upgrade
+migrate: $(RUNTIME) ## Upgrade the database in DATABASE_URL (or .env) to head: make migrate [args="--target log"]
+	$(RUN) upgrade $(args)
 
 revision: $(RUNTIME) ## Autogenerate a revision: make revision m="add level to status"
 	@[ -n "$(m)" ] || { echo 'usage: make revision m="what the revision does"' >&2; exit 2; }
-	$(RUN) autogenerate -m "$(m)"
+	$(RUN) autogenerate -m "$(m)" $(args)
 
 check: $(RUNTIME) ## Exit 7 if the database differs from the schema module
-	$(RUN) check
+	$(RUN) check $(args)
 
-status: $(RUNTIME) ## Show the database's revision and what is pending
-	$(RUN) status
+status: $(RUNTIME) ## Show the database's revision and what is pending: make status [args=--exit-code]
+	$(RUN) status $(args)
 
 downgrade: $(RUNTIME) ## Downgrade the database: make downgrade rev=-1 (or a revision id, or base)
 	@[ -n "$(rev)" ] || { echo 'usage: make downgrade rev=-1' >&2; exit 2; }
-	$(RUN) downgrade "$(rev)"
+	$(RUN) downgrade "$(rev)" $(args)
 
 history: $(RUNTIME) ## List the revisions, newest first
-	$(RUN) history
+	$(RUN) history $(args)
 
 heads: $(RUNTIME) ## Show the head revision of the migrations
-	$(RUN) heads
+	$(RUN) heads $(args)
 
 sql: $(RUNTIME) ## Print the migrations' DDL without a database: make sql [range=START:END]
-	$(RUN) sql $(range)
+	$(RUN) sql $(range) $(args)
 
 stamp: $(RUNTIME) ## Record a revision as applied without running it: make stamp rev=head
 	@[ -n "$(rev)" ] || { echo 'usage: make stamp rev=head' >&2; exit 2; }
-	$(RUN) stamp "$(rev)"
+	$(RUN) stamp "$(rev)" $(args)
 
-baseline: $(RUNTIME) ## Adopt an existing database at a revision: make baseline rev=REV
-	@[ -n "$(rev)" ] || { echo 'usage: make baseline rev=REV' >&2; exit 2; }
-	$(RUN) baseline "$(rev)"
+baseline: $(RUNTIME) ## Adopt an existing database at a revision: make baseline rev=REV [args=--replace-foreign]
+	@[ -n "$(rev)" ] || { echo 'usage: make baseline rev=REV [args=--replace-foreign]' >&2; exit 2; }
+	$(RUN) baseline "$(rev)" $(args)
 
-plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it will take
-	$(RUN) plan
+plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it will take: make plan [args="--format json"]
+	$(RUN) plan $(args)
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
 	$(PYTEST) -m "not restarts_server" tests/unit tests/integration
@@ -161,11 +163,11 @@ up: image ## Bring the compose chain up: db healthy, migrate exits 0, app starts
 	MIGRATOR_IMAGE=$(IMAGE) $(COMPOSE) up --detach
 	$(COMPOSE) logs migrate
 
-down: ## Stop the compose chain (the database volume is kept)
-	$(COMPOSE) down
+down: ## Stop the compose chain (the database volume is kept; args=--volumes deletes it)
+	$(COMPOSE) down $(args)
 
-logs: ## Show the compose chain's logs
-	$(COMPOSE) logs
+logs: ## Show the compose chain's logs: make logs [args="--follow migrate"]
+	$(COMPOSE) logs $(args)
 
 compose-revision: image ## Autogenerate through compose: make compose-revision m="add guild"
 	@[ -n "$(m)" ] || { echo 'usage: make compose-revision m="what the revision does"' >&2; exit 2; }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, run_in_project
+from tests.conftest import PROJECT_ROOT, run_in_project, runner_env
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 
@@ -59,6 +59,47 @@ def test_every_command_has_a_target(target: str, command: str) -> None:
     planned = make("-n", target, "rev=-1").stdout
 
     assert f"entrypoint.py {command}" in planned
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "command"),
+    [
+        ("baseline", "--replace-foreign", 'baseline "-1" --replace-foreign'),
+        ("plan", "--format json", "plan --format json"),
+        ("migrate", "--target log", "upgrade --target log"),
+        ("status", "--exit-code", "status --exit-code"),
+        ("check", "--target log", "check --target log"),
+        ("revision", "--target log", 'autogenerate -m "x" --target log'),
+        ("downgrade", "--shard 2", 'downgrade "-1" --shard 2'),
+        ("stamp", "--target log", 'stamp "-1" --target log'),
+        ("history", "--target log", "history --target log"),
+        ("heads", "--target log", "heads --target log"),
+        ("sql", "--target log", "sql 1:2 --target log"),
+    ],
+)
+def test_every_command_target_passes_args_on(target: str, args: str, command: str) -> None:
+    planned = make("-n", target, "rev=-1", "m=x", "range=1:2", f"args={args}").stdout
+
+    assert f"entrypoint.py {command}\n" in planned
+
+
+def test_make_exits_2_whatever_the_runner_exits_with_as_the_readme_says(tmp_path: Path) -> None:
+    """A broken revision file: exit 9 from the runner, 2 from make (README: Commands)."""
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "migrations" / "env.py", versions.parent / "env.py")
+    (versions / "broken.py").write_text('revision = "broken"\ndown_revision = None\ndef (:\n')
+    env = runner_env(MIGRATE_MIGRATIONS_DIR=str(versions.parent))
+    python = Path(sys.executable).parent
+
+    direct = run_in_project([sys.executable, "entrypoint.py", "heads"], env)
+    through_make = run_in_project(
+        ["make", "--no-print-directory", "heads", "RUNTIME=", f"BIN={python}"], env
+    )
+
+    assert direct.returncode == 9, direct.stderr
+    assert through_make.returncode == 2, through_make.stderr
+    assert '"exit_code": 9' in through_make.stderr
 
 
 @pytest.mark.parametrize("target", ["downgrade", "stamp", "baseline"])
