@@ -27,17 +27,20 @@ def foreign_alembic_version(database: ScratchDatabase) -> None:
     database.execute(f"INSERT INTO alembic_version VALUES ('{FOREIGN}')")
 
 
+EXISTING_SCHEMA = (
+    't1 = sa.Table("t1", metadata, sa.Column("id", sa.Integer, primary_key=True,'
+    " autoincrement=False))\n"
+    't2 = sa.Table("t2", metadata, sa.Column("id", sa.Integer, primary_key=True,'
+    " autoincrement=False))"
+)
+
+
 def test_a_database_with_tables_and_no_revision_is_adopted_then_checked_then_upgraded(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, schema: SchemaModule
 ) -> None:
     migrations.chain(2)  # the revisions that describe the existing schema
     tables_built_without_these_migrations(database)
-    settings = schema.write(
-        't1 = sa.Table("t1", metadata, sa.Column("id", sa.Integer, primary_key=True,'
-        " autoincrement=False))\n"
-        't2 = sa.Table("t2", metadata, sa.Column("id", sa.Integer, primary_key=True,'
-        " autoincrement=False))"
-    )
+    settings = schema.write(EXISTING_SCHEMA)
 
     adopted = migrate("baseline", "r0002")
     checked = migrate("check", **settings)
@@ -66,6 +69,7 @@ def test_a_foreign_alembic_version_is_exit_8_naming_the_adoption_then_replaced_w
     assert upgrade.code == 8
     assert "have never had" in upgrade.error["message"]
     assert "baseline REVISION --replace-foreign" in upgrade.error["message"]
+    assert "README: Adopting an existing database" in upgrade.error["message"]
     assert stamp.code != 0  # stamp keeps refusing a history it cannot place
     assert refused.code == 2
     assert "--replace-foreign" in refused.error["message"]
@@ -191,3 +195,75 @@ def test_after_a_refused_baseline_over_a_foreign_history_upgrade_still_refuses_i
     assert "have never had" in upgrade.error["message"]
     assert applied_revisions(upgrade) == Counter()
     assert database.version() == {FOREIGN}
+
+
+def test_the_first_revision_is_written_from_the_schema_module_then_adopted_as_the_readme_says(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, schema: SchemaModule
+) -> None:
+    """Steps 1-3: `revision` (autogenerate) on a shadow database, `baseline`, `check`."""
+    tables_built_without_these_migrations(database)
+    settings = schema.write(EXISTING_SCHEMA)
+    before = live_checksum(database)
+
+    written = migrate("autogenerate", "-m", "baseline", **settings)
+
+    assert written.code == 0, written.stderr
+    assert live_checksum(database) == before  # written on a shadow database
+    (path,) = (migrations.path / "versions").glob("*_baseline.py")
+    assert "op.create_table(" in path.read_text()
+    revision = path.name.split("_")[1]
+
+    adopted = migrate("baseline", revision)
+    checked = migrate("check", **settings)
+
+    assert adopted.code == 0, adopted.stderr
+    assert database.version() == {revision}
+    assert database.tables() == {"alembic_version", "t1", "t2"}  # recorded, not run
+    assert checked.code == 0, checked.stderr
+
+
+def test_check_after_a_baseline_lists_what_differs_with_exit_7_and_keeps_the_record(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, schema: SchemaModule
+) -> None:
+    migrations.chain(2)
+    tables_built_without_these_migrations(database)
+    database.execute("ALTER TABLE t2 ADD COLUMN note VARCHAR(20)")  # not in the schema module
+    settings = schema.write(EXISTING_SCHEMA)
+
+    assert migrate("baseline", "r0002").code == 0
+    checked = migrate("check", **settings)
+
+    assert checked.code == 7, checked.stderr
+    assert "note" in checked.stderr
+    assert database.version() == {"r0002"}
+
+
+def test_an_adopted_database_is_this_runners_own_so_an_unknown_revision_is_a_newer_release(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    foreign_history_with_tables(database)
+    assert migrate("baseline", "r0002", "--replace-foreign").code == 0
+    database.execute("UPDATE alembic_version SET version_num = 'r0099'")  # a newer release ran
+
+    upgrade = migrate()
+    rewind = migrate("baseline", "r0002", "--replace-foreign")
+
+    assert upgrade.code == 8
+    assert "newer release" in upgrade.error["message"]
+    assert rewind.code == 8
+    assert database.version() == {"r0099"}
+
+
+def test_baseline_writes_under_the_migration_lock(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    tables_built_without_these_migrations(database)
+    before = live_checksum(database)
+
+    with database.lock_held_elsewhere():
+        waited = migrate("baseline", "r0002", MIGRATE_LOCK_TIMEOUT="2")
+
+    assert waited.code == 5, waited.stderr
+    assert live_checksum(database) == before
