@@ -16,7 +16,7 @@ from tests.integration.test_plan import ACCOUNTS, BIG, OWNERS, RETYPE, columns
 from tests.support.databases import another_database, oddly_named_database
 from tests.support.live import live_checksum
 
-ADD_LEVEL = "ADD COLUMN level INT NULL"
+ADDED_COLUMN = "ADD COLUMN level INT NULL"
 
 
 @pytest.fixture
@@ -41,10 +41,10 @@ def other(database: ScratchDatabase) -> Iterator[ScratchDatabase]:
 
 # Each names the live database `{db}` in its own way; `{DB}` is the name upper-cased.
 LIVE_SPELLINGS = {
-    "bare": [sql(f"ALTER TABLE {{db}}.accounts {ADD_LEVEL}")],
-    "backquoted": [sql(f"ALTER TABLE `{{db}}`.`accounts` {ADD_LEVEL}")],
-    "spaced": [sql(f"ALTER TABLE `{{db}}` . accounts {ADD_LEVEL}")],
-    "executable_comment": [sql(f"/*!50000 ALTER TABLE `{{db}}`.accounts {ADD_LEVEL} */")],
+    "bare": [sql(f"ALTER TABLE {{db}}.accounts {ADDED_COLUMN}")],
+    "backquoted": [sql(f"ALTER TABLE `{{db}}`.`accounts` {ADDED_COLUMN}")],
+    "spaced": [sql(f"ALTER TABLE `{{db}}` . accounts {ADDED_COLUMN}")],
+    "executable_comment": [sql(f"/*!50000 ALTER TABLE `{{db}}`.accounts {ADDED_COLUMN} */")],
     "schema_argument": [
         "op.add_column('accounts', sa.Column('level', sa.Integer(), nullable=True), schema='{db}')"
     ],
@@ -56,7 +56,7 @@ LIVE_SPELLINGS = {
         "op.get_bind().execute(sa.text('UPDATE `{db}`.accounts SET hp = :hp'), {{'hp': 31}})"
     ],
     "driver_cursor": [
-        f"op.get_bind().connection.cursor().execute('ALTER TABLE `{{db}}`.accounts {ADD_LEVEL}')"
+        f"op.get_bind().connection.cursor().execute('ALTER TABLE `{{db}}`.accounts {ADDED_COLUMN}')"
     ],
 }
 
@@ -96,9 +96,9 @@ def test_a_statement_naming_the_live_database_runs_on_the_copy(
 @pytest.mark.parametrize(
     "spelling",
     [
-        "ALTER TABLE `{db}`.accounts " + ADD_LEVEL,
-        "alter table `{DB}`.`accounts` " + ADD_LEVEL,  # the case of a name the server folds
-        'ALTER TABLE "{db}".accounts ' + ADD_LEVEL,  # ANSI_QUOTES' spelling
+        "ALTER TABLE `{db}`.accounts " + ADDED_COLUMN,
+        "alter table `{DB}`.`accounts` " + ADDED_COLUMN,  # the case of a name the server folds
+        'ALTER TABLE "{db}".accounts ' + ADDED_COLUMN,  # ANSI_QUOTES' spelling
     ],
     ids=["exact", "other_case", "double_quotes"],
 )
@@ -129,22 +129,22 @@ def test_a_live_database_name_that_needs_backquotes_is_kept_to_the_copy(
 @pytest.mark.parametrize(
     "lines",
     [
-        [sql(f"ALTER TABLE {{other}}.t {ADD_LEVEL}")],
-        [sql(f"ALTER TABLE `{{other}}`.`t` {ADD_LEVEL}")],
-        [sql(f"ALTER TABLE `{{OTHER}}`.t {ADD_LEVEL}")],
+        [sql(f"ALTER TABLE {{other}}.t {ADDED_COLUMN}")],
+        [sql(f"ALTER TABLE `{{other}}`.`t` {ADDED_COLUMN}")],
+        [sql(f"ALTER TABLE `{{OTHER}}`.t {ADDED_COLUMN}")],
         [sql("CREATE TABLE `{other}`.n (id INT PRIMARY KEY)")],
         [sql("INSERT INTO {other}.t VALUES (2)")],
         [sql("RENAME TABLE accounts TO `{other}`.accounts")],
-        [sql(f"/*!50000 ALTER TABLE {{other}}.t {ADD_LEVEL} */")],
+        [sql(f"/*!50000 ALTER TABLE {{other}}.t {ADDED_COLUMN} */")],
         ["op.add_column('t', sa.Column('level', sa.Integer()), schema='{other}')"],
         ["op.get_bind().execute(sa.text('DELETE FROM `{other}`.t WHERE id > :id'), {{'id': 0}})"],
-        [sql("USE `{other}`"), sql(f"ALTER TABLE t {ADD_LEVEL}")],
+        [sql("USE `{other}`"), sql(f"ALTER TABLE t {ADDED_COLUMN}")],
         # Several statements in one string: each one is checked.
-        [sql(f"ALTER TABLE accounts {ADD_LEVEL}; ALTER TABLE {{other}}.t {ADD_LEVEL}")],
+        [sql(f"ALTER TABLE accounts {ADDED_COLUMN}; ALTER TABLE {{other}}.t {ADDED_COLUMN}")],
         # A revision that swallows the error still does not get a plan.
         [
             "try:",
-            "    " + sql(f"ALTER TABLE {{other}}.t {ADD_LEVEL}"),
+            "    " + sql(f"ALTER TABLE {{other}}.t {ADDED_COLUMN}"),
             "except Exception:",
             "    pass",
         ],
@@ -242,7 +242,7 @@ def test_the_refuse_pre_flight_never_runs_a_statement_naming_another_database(
     accounts: None,
 ) -> None:
     # The pre-flight stops at the second statement; the live run then refuses the first.
-    migrations.add("a2", "a1", upgrade=[RETYPE, sql(f"ALTER TABLE {other.name}.t {ADD_LEVEL}")])
+    migrations.add("a2", "a1", upgrade=[RETYPE, sql(f"ALTER TABLE {other.name}.t {ADDED_COLUMN}")])
     before, other_before = live_checksum(database), live_checksum(other)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
@@ -259,7 +259,9 @@ def test_autogenerate_builds_its_shadow_without_touching_the_live_database(
     database: ScratchDatabase,
     accounts: None,
 ) -> None:
-    migrations.add("a2", "a1", upgrade=[sql(f"ALTER TABLE `{database.name}`.accounts {ADD_LEVEL}")])
+    migrations.add(
+        "a2", "a1", upgrade=[sql(f"ALTER TABLE `{database.name}`.accounts {ADDED_COLUMN}")]
+    )
     before = live_checksum(database)
 
     result = migrate("autogenerate", "-m", "nothing", **schema.write(""))
