@@ -65,6 +65,7 @@ class _Progress:
     runner: str
     ddl_lock_timeout: int
     stamped: tuple[str, ...]
+    shadow: str | None = None  # the shadow database the revisions run on; None: the live one
     running: RevisionStep | None = None
     started: float = 0.0
     executed: int = 0  # statements the running revision completed
@@ -88,13 +89,12 @@ class _Progress:
                 )
                 self.running, self.started, self.executed = step, time.monotonic(), 0
                 revision = step.revision.revision
-                log.info(
+                self._log(
                     "applying revision" if step.is_upgrade else "reverting revision",
-                    extra={
-                        "revision": revision,
-                        "description": step.revision.doc,
-                        "runner": self.runner,
-                    },
+                    "running revision on the shadow database",
+                    revision=revision,
+                    description=step.revision.doc,
+                    runner=self.runner,
                 )
                 yield step
                 self.running = None
@@ -134,14 +134,19 @@ class _Progress:
         revision = step.up_revision_id or ""
         self.applied.append(revision)
         self.stamped = tuple(sorted(heads))
-        log.info(
+        self._log(
             "applied revision" if step.is_upgrade else "reverted revision",
-            extra={
-                "revision": revision,
-                "description": self.script.get_revision(revision).doc if revision else "",
-                "duration_s": round(time.monotonic() - self.started, 3),
-            },
+            "ran revision on the shadow database",
+            revision=revision,
+            description=self.script.get_revision(revision).doc if revision else "",
+            duration_s=round(time.monotonic() - self.started, 3),
         )
+
+    def _log(self, live_message: str, shadow_message: str, **fields: Any) -> None:
+        if self.shadow is None:
+            log.info(live_message, extra=fields)
+        else:  # a copy: never to be read as the live database's progress
+            log.debug(shadow_message, extra={**fields, "shadow": True, "database": self.shadow})
 
     def failure(self, error: BaseException) -> MigratorError:
         executed, running = self.executed, self.running
@@ -254,13 +259,18 @@ def run_steps(
     ddl_lock_timeout: int,
     statement_hook: StatementHook | None = None,
     timing: StatementProgress | None = None,
+    shadow: str | None = None,
 ) -> list[str]:
     """Apply revisions up or down to ``destination``; returns the revisions applied.
+
+    ``shadow`` names the shadow database ``connection`` is on, for the logs to say so.
 
     ``statement_hook`` sees each parameterless statement a revision runs, before it runs;
     ``timing`` times each and reports on the long ones.
     """
-    progress = _Progress(script, connection, runner, ddl_lock_timeout, current_heads(connection))
+    progress = _Progress(
+        script, connection, runner, ddl_lock_timeout, current_heads(connection), shadow
+    )
     config = alembic_config(project, connection=connection)
     config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
 

@@ -19,15 +19,18 @@ from typing import Any, TextIO
 import pymysql
 from alembic.script import ScriptDirectory
 
-from migrator import marker, online_ddl
+from migrator import marker, narrowing, online_ddl
 from migrator.apply import run_steps
 from migrator.config import RunOptions
+from migrator.confined import UnsafeStatement, confined, leading_word
 from migrator.database import ConnectionSettings, driver_connection, open_connection
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
 from migrator.online_ddl import LADDER, Statement
 from migrator.shadow import quote_identifier
 from migrator.target import Project
 
+# Statements that only read: a revision's reflection, not a change to plan for.
+READS = frozenset({"SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
 BOOKKEEPING = re.compile(rf"\b(alembic_version|{marker.MARKER_TABLE})\b", re.IGNORECASE)
 
 
@@ -117,18 +120,26 @@ def measure(
     """Run the revisions up to ``destination`` on a copy of ``live`` in ``shadow``."""
     statements: list[PlannedStatement] = []
     with open_connection(shadow) as connection:
+        session = driver_connection(connection)
         try:
-            live.recreate(driver_connection(connection))
-            run_steps(
-                project,
-                script,
-                connection,
-                destination,
-                upgrade=True,
-                runner=options.runner,
-                ddl_lock_timeout=options.ddl_lock_timeout,
-                statement_hook=_Recorder(live, statements),
-            )
+            live.recreate(session)
+            with confined(session, live=live.database, shadow=shadow.target.database) as record:
+                try:
+                    run_steps(
+                        project,
+                        script,
+                        connection,
+                        destination,
+                        upgrade=True,
+                        runner=options.runner,
+                        ddl_lock_timeout=options.ddl_lock_timeout,
+                        statement_hook=_Recorder(live, statements),
+                        shadow=shadow.target.database,
+                    )
+                finally:
+                    # Raised even when the revision caught the error: the plan is not whole.
+                    if record.refused is not None:
+                        raise _unsafe(record.refused) from None
         except (MigrationFailed, pymysql.err.MySQLError) as error:
             # Its remedy would be about the copy; the live database was only read.
             reason = error.message.split("; ")[0] if isinstance(error, MigratorError) else error
@@ -139,10 +150,22 @@ def measure(
     return statements
 
 
+def _unsafe(refused: UnsafeStatement) -> PlanUnavailable:
+    return PlanUnavailable(
+        f"cannot plan this statement safely: `{_preview(refused.statement)}`: {refused.reason};"
+        " it was not run, and the live database was only read"
+    )
+
+
+def _preview(statement: str) -> str:
+    return " ".join(statement.split())[:200]
+
+
 @dataclass
 class LiveTables:
     """What the copy needs of the live database: definitions, version rows, sizes."""
 
+    database: str
     definitions: list[str]
     versions: list[str]
     sizes: dict[str, TableSize]
@@ -155,6 +178,8 @@ class LiveTables:
     def read(cls, connection: Any) -> LiveTables:
         with connection.cursor() as cursor:
             fresh_statistics(cursor)
+            cursor.execute("SELECT DATABASE()")
+            database = str(cursor.fetchone()[0])
             cursor.execute(
                 "SELECT table_name, COALESCE(table_rows, 0),"
                 " COALESCE(data_length, 0) + COALESCE(index_length, 0)"
@@ -174,7 +199,7 @@ class LiveTables:
             mysql = "mariadb" not in str(cursor.fetchone()[0]).lower()
             row_versions = _row_versions(cursor) if mysql else {}
             session = _verdict_settings(cursor)
-        return cls(definitions, versions, sizes, row_versions, mysql, session)
+        return cls(database, definitions, versions, sizes, row_versions, mysql, session)
 
     def recreate(self, connection: Any) -> None:
         with connection.cursor() as cursor:
@@ -264,8 +289,8 @@ class _Recorder:
         self.statements = statements
 
     def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
-        if BOOKKEEPING.search(statement):
-            return False
+        if BOOKKEEPING.search(statement) or leading_word(statement) in READS:
+            return False  # Alembic's, or the revision's own look at the schema
         parsed = online_ddl.parse(statement)
         size = self.live.sizes.get(parsed.table or "")
         planned = PlannedStatement(
@@ -278,13 +303,13 @@ class _Recorder:
             rebuilds_table=None,
             table_rows=size.rows if size else None,
             table_bytes=size.bytes if size else None,
-            destructive=_destructive(parsed, size),
+            destructive=_dropped_table(parsed, size),
         )
         self.statements.append(planned)
         if parsed.alterable is None:
             _describe_other(planned, parsed)
             return False
-        columns_before = _column_types(cursor, parsed.table)
+        columns_before = _columns(cursor, parsed.table)
         table_id = _table_id(cursor, parsed.table)
         outcome = online_ddl.run_cheapest(cursor, parsed, LADDER, parameters)
         if outcome.level is None:
@@ -312,9 +337,7 @@ class _Recorder:
             )
         if refusals := outcome.refusals:
             planned.note = planned.note or f"cheaper levels refused: {refusals[-1]}"
-        narrowed = _narrowed(columns_before, _column_types(cursor, parsed.table))
-        if narrowed and planned.destructive is None:
-            planned.destructive = narrowed
+        planned.destructive = _lost(parsed.table, columns_before, _columns(cursor, parsed.table))
         return True
 
 
@@ -334,36 +357,54 @@ def _describe_other(planned: PlannedStatement, parsed: Statement) -> None:
         planned.note = "not DDL: its cost depends on the rows it touches"
 
 
-_DROP_COLUMN = re.compile(  # not DROP INDEX, KEY, DEFAULT (of ALTER COLUMN), PARTITION …
-    r"\bDROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?"
-    r"(?!(?:INDEX|KEY|FOREIGN|PRIMARY|CONSTRAINT|CHECK|DEFAULT|PARTITION|SYSTEM)\b)"
-    r"(`(?:[^`]|``)+`|\w+)",
-    re.IGNORECASE,
-)
-
-
-def _destructive(parsed: Statement, size: TableSize | None) -> str | None:
-    rows = f" and its ~{size.rows} rows" if size else ""
-    if parsed.kind == "drop_table":
-        return f"drops table {parsed.table}{rows}"
-    if parsed.kind != "alter":
+def _dropped_table(parsed: Statement, size: TableSize | None) -> str | None:
+    if parsed.kind != "drop_table":
         return None
-    if match := _DROP_COLUMN.search(parsed.sql):
-        return f"drops column {parsed.table}.{match.group(1).strip('`')} and its values"
-    return None
+    rows = f" and its ~{size.rows} rows" if size else ""
+    return f"drops table {parsed.table}{rows}"
 
 
-def _column_types(cursor: Any, table: str | None) -> dict[str, tuple[str, bool]]:
-    """Each column's type and whether it admits NULL."""
+@dataclass(frozen=True)
+class Column:
+    type: str
+    nullable: bool
+    position: int
+
+
+def _columns(cursor: Any, table: str | None) -> dict[str, Column]:
+    """The table's columns on the copy, as the server records them."""
     cursor.execute(
-        "SELECT column_name, column_type, is_nullable FROM information_schema.columns"
-        " WHERE table_schema = DATABASE() AND table_name = %s",
+        "SELECT column_name, column_type, is_nullable, ordinal_position"
+        " FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = %s",
         (table,),
     )
     return {
-        str(name): (str(kind).lower(), nullable == "YES")
-        for name, kind, nullable in cursor.fetchall()
+        str(name): Column(str(kind).lower(), nullable == "YES", int(position))
+        for name, kind, nullable, position in cursor.fetchall()
     }
+
+
+def _lost(table: str | None, before: dict[str, Column], after: dict[str, Column]) -> str | None:
+    """What values the statement lost, read from the table's columns before and after it."""
+    added = {column.position: name for name, column in after.items() if name not in before}
+    for name, column in before.items():
+        if name not in after:
+            renamed = added.get(column.position)
+            if renamed is None or narrowing.narrows(column.type, after[renamed].type):
+                return f"drops column {table}.{name} and its values"
+            continue
+        new = after[name]
+        if new.type != column.type and narrowing.narrows(column.type, new.type):
+            return (
+                f"narrows column {name} from {column.type} to {new.type}:"
+                " values may be cut or refused"
+            )
+        if column.nullable and not new.nullable:
+            return (
+                f"sets NOT NULL on column {name}: fails, or outside strict mode"
+                " rewrites, any row holding NULL"
+            )
+    return None
 
 
 def _table_id(cursor: Any, table: str | None) -> int | None:
@@ -381,48 +422,3 @@ def _table_id(cursor: Any, table: str | None) -> int | None:
         row = cursor.fetchone()
         return int(row[0]) if row else None
     return None
-
-
-_INTEGER_RANK = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "bigint": 5}
-_TYPE = re.compile(r"(\w+)(?:\(([^)]*)\))?(.*)")
-
-
-def _narrowed(
-    before: dict[str, tuple[str, bool]], after: dict[str, tuple[str, bool]]
-) -> str | None:
-    """The first column whose new definition may not hold every old value."""
-    for column, (old, old_nullable) in before.items():
-        if column not in after:
-            continue
-        new, new_nullable = after[column]
-        if new != old and _narrows(old, new):
-            return f"narrows column {column} from {old} to {new}: values may be cut or refused"
-        if old_nullable and not new_nullable:
-            return (
-                f"sets NOT NULL on column {column}: fails, or outside strict mode"
-                " rewrites, any row holding NULL"
-            )
-    return None
-
-
-def _narrows(old: str, new: str) -> bool:
-    old_match, new_match = _TYPE.match(old), _TYPE.match(new)
-    if old_match is None or new_match is None:
-        return True
-    old_kind, old_args, old_rest = old_match.groups()
-    new_kind, new_args, new_rest = new_match.groups()
-    if old_kind in _INTEGER_RANK and new_kind in _INTEGER_RANK:
-        return _INTEGER_RANK[new_kind] < _INTEGER_RANK[old_kind] or ("unsigned" in old_rest) != (
-            "unsigned" in new_rest
-        )
-    if old_kind == new_kind and old_kind in {"varchar", "char", "varbinary", "binary"}:
-        return int(new_args or 0) < int(old_args or 0)
-    if old_kind == new_kind == "decimal":
-        old_p, _, old_s = (old_args or "10,0").partition(",")
-        new_p, _, new_s = (new_args or "10,0").partition(",")
-        return int(new_p) < int(old_p) or int(new_s or 0) < int(old_s or 0)
-    if old_kind == new_kind and old_kind in {"enum", "set"}:
-        return not set(re.findall(r"'((?:[^']|'')*)'", old_args or "")) <= set(
-            re.findall(r"'((?:[^']|'')*)'", new_args or "")
-        )
-    return old_kind != new_kind

@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic.operations import ops
+from sqlalchemy.dialects import mysql
 
-# Integer kinds from narrow to wide; MySQL's names and SQLAlchemy's generic ones.
-_INTEGER_RANK = {"TINYINT": 1, "SMALLINT": 2, "MEDIUMINT": 3, "INT": 4, "INTEGER": 4, "BIGINT": 5}
+from migrator import narrowing
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,14 @@ def _destructive(diff: Any) -> bool:
 
 
 def narrows(old: Any, new: Any) -> bool:
-    """True when values of ``old`` may not fit ``new`` (shorter, smaller, fewer values)."""
-    if isinstance(old, sa.Enum) and isinstance(new, sa.Enum):
-        return not set(old.enums) <= set(new.enums)
-    if isinstance(old, sa.String) and isinstance(new, sa.String):
-        return (new.length or 0) < (old.length or 0) and new.length is not None
-    if isinstance(old, sa.Integer) and isinstance(new, sa.Integer):
-        old_rank = _INTEGER_RANK.get(type(old).__visit_name__.upper(), 4)
-        new_rank = _INTEGER_RANK.get(type(new).__visit_name__.upper(), 4)
-        signedness_changed = getattr(old, "unsigned", False) != getattr(new, "unsigned", False)
-        return new_rank < old_rank or signedness_changed
-    if isinstance(old, sa.Numeric) and isinstance(new, sa.Numeric):
-        return (new.precision or 0) < (old.precision or 0) or (new.scale or 0) < (old.scale or 0)
-    # A change of kind (say text to number) cannot be judged safe.
-    return type(old)._type_affinity is not type(new)._type_affinity
+    """True when values of ``old`` may not fit ``new``: :mod:`migrator.narrowing` judges the
+    types as MySQL spells them."""
+    return narrowing.narrows(_mysql_type(old), _mysql_type(new))
+
+
+def _mysql_type(column_type: sa.types.TypeEngine[Any]) -> str:
+    """The type as MySQL's DDL spells it; its class name when it has no MySQL spelling."""
+    try:
+        return str(column_type.compile(dialect=mysql.dialect()))
+    except sa.exc.CompileError:  # VARCHAR without a length, say
+        return type(column_type).__name__

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import ScratchDatabase, revoke_shadow_databases
 from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.support.live import live_checksum
 
 OWNERS = "CREATE TABLE owners (id INT PRIMARY KEY)"
 # The cascading foreign key keeps MariaDB 11.4+ from copying the table online, so a type
@@ -22,8 +23,11 @@ ACCOUNTS = (
 )
 
 
-def planned(migrate: Migrate, *args: str) -> dict[str, Any]:
-    result = migrate("plan", "--format", "json", *args)
+def planned(migrate: Migrate, *args: str, **settings: str) -> dict[str, Any]:
+    """`plan --format json`'s document, having checked that the live database is unchanged."""
+    before = live_checksum(migrate.database)
+    result = migrate("plan", "--format", "json", *args, **settings)
+    assert live_checksum(migrate.database) == before
     assert result.code == 0, result.stderr
     document = json.loads(result.stdout)
     assert isinstance(document, dict)
@@ -162,24 +166,43 @@ def test_plan_marks_a_narrowing_type_change_destructive(
     )
 
 
-def test_plan_at_head_lists_nothing_and_says_so(migrate: Migrate, accounts_at_base: None) -> None:
+def test_plan_at_head_lists_nothing_and_says_so(
+    migrate: Migrate, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    before = live_checksum(database)
+
     result = migrate("plan")
 
+    assert live_checksum(database) == before
     assert result.code == 0, result.stderr
     assert result.stdout.startswith("database ")
     assert "a1 -> head, 0 statement(s)" in result.stdout
 
 
 def test_plan_text_is_a_table_a_person_reads(
-    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
 ) -> None:
     migrations.add("a2", "a1", upgrade=[sql("ALTER TABLE accounts DROP COLUMN note")])
+    before = live_checksum(database)
 
     result = migrate("plan")
 
+    assert live_checksum(database) == before
     assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(
+        "a1 -> head, 1 statement(s); rows and bytes are estimates"
+    )
     header, row = result.stdout.splitlines()[1:3]
-    assert header.split()[:3] == ["revision", "table", "algorithm"]
+    assert header.split() == [
+        "revision",
+        "table",
+        "algorithm",
+        "lock",
+        "blocks",
+        "writes",
+        "rows",
+        "statement",
+    ]
     assert row.split()[:2] == ["a2", "accounts"]
     assert "destructive: a2 drops column accounts.note and its values" in result.stdout
 
@@ -189,9 +212,11 @@ def test_plan_without_the_shadow_privilege_says_which_grant_it_needs(
 ) -> None:
     revoke_shadow_databases(database)
     migrations.add("a2", "a1", upgrade=[sql("ALTER TABLE accounts DROP COLUMN note")])
+    before = live_checksum(database)
 
     result = migrate("plan")
 
+    assert live_checksum(database) == before
     assert result.code == 4, result.stderr
     assert "GRANT ALL ON" in result.error["message"]
     assert database.execute("SHOW COLUMNS FROM accounts LIKE 'note'")
@@ -211,9 +236,11 @@ def test_refuse_stops_a_revision_that_blocks_writes_before_any_statement_runs(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
 ) -> None:
     migrations.add("a2", "a1", upgrade=[ADD_LEVEL, RETYPE])
+    before = live_checksum(database)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
+    assert live_checksum(database) == before
     assert result.code == 11, result.stderr
     message = result.error["message"]
     assert "revision a2: `ALTER TABLE accounts MODIFY hp INT" in message
@@ -231,9 +258,11 @@ def test_refuse_without_a_shadow_database_still_refuses_the_statement_itself(
 ) -> None:
     revoke_shadow_databases(database)
     migrations.add("a2", "a1", upgrade=[RETYPE])
+    before = live_checksum(database)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
+    assert live_checksum(database) == before
     assert result.code == 11, result.stderr
     assert any("cannot measure the revisions beforehand" in m for m in result.messages())
     assert "none of the revision's statements had run" in result.error["message"]
@@ -339,9 +368,11 @@ def test_a_revision_that_catches_the_refusal_is_not_stamped_as_applied(
         ],
     )
     revoke_shadow_databases(database)  # no plan beforehand: the statement itself is refused
+    before = live_checksum(database)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
+    assert live_checksum(database) == before
     assert result.code == 11, result.stderr
     assert database.version() == {"a1"}
     assert columns(database)["hp"].startswith("smallint")
@@ -356,8 +387,10 @@ def test_a_revision_the_empty_copy_cannot_run_is_reported_and_does_not_block_upg
     migrations.add("a1v", "a1", upgrade=[sql("CREATE VIEW named AS SELECT id, name FROM accounts")])
     assert migrate("upgrade").code == 0
     migrations.add("a2", "a1v", upgrade=[sql("DROP VIEW named")])
+    before = live_checksum(database)
 
     planned_result = migrate("plan")
+    assert live_checksum(database) == before
     upgraded = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
     assert planned_result.code == 6, planned_result.stderr
@@ -366,4 +399,186 @@ def test_a_revision_the_empty_copy_cannot_run_is_reported_and_does_not_block_upg
     assert message.endswith("the live database was only read")
     assert upgraded.code == 0, upgraded.stderr
     assert any("cannot measure the revisions beforehand" in m for m in upgraded.messages())
+    assert database.version() == {"a2"}
+
+
+# The README's promises about `plan` (under "Big tables") that had no test of their own.
+
+
+def test_plan_json_has_exactly_the_fields_the_readme_names(
+    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+) -> None:
+    migrations.add("a2", "a1", upgrade=[ADD_LEVEL])
+
+    document = planned(migrate)
+
+    assert set(document) == {
+        "database",
+        "current",
+        "destination",
+        "sizes_are_estimates",
+        "statements",
+    }
+    (statement,) = document["statements"]
+    assert set(statement) == {
+        "revision",
+        "sql",
+        "table",
+        "algorithm",
+        "lock",
+        "blocks_writes",
+        "rebuilds_table",
+        "table_rows",
+        "table_bytes",
+        "destructive",
+        "note",
+    }
+    assert statement["table_bytes"] > 0
+
+
+def test_plan_to_a_revision_lists_the_statements_up_to_it_only(
+    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+) -> None:
+    migrations.add("a2", "a1", upgrade=[ADD_LEVEL])
+    migrations.add("a3", "a2", upgrade=[sql("CREATE INDEX ix_name ON accounts (name)")])
+
+    document = planned(migrate, "a2")
+
+    assert (document["current"], document["destination"]) == ("a1", "a2")
+    assert [s["revision"] for s in document["statements"]] == ["a2"]
+
+
+def test_plan_marks_a_dropped_table_and_a_new_not_null_destructive(
+    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+) -> None:
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[
+            sql("ALTER TABLE accounts MODIFY note VARCHAR(10) NOT NULL"),
+            sql("DROP TABLE accounts"),
+        ],
+    )
+
+    document = planned(migrate)
+
+    assert by_sql(document, "MODIFY note")["destructive"] == (
+        "sets NOT NULL on column note: fails, or outside strict mode rewrites, any row holding NULL"
+    )
+    assert by_sql(document, "DROP TABLE")["destructive"].startswith(
+        "drops table accounts and its ~"
+    )
+
+
+def test_plan_says_why_a_verdict_is_null(
+    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+) -> None:
+    migrations.add("a2", "a1", upgrade=[sql("UPDATE accounts SET hp = 31")])
+
+    statement = by_sql(planned(migrate), "UPDATE accounts")
+
+    assert (statement["algorithm"], statement["blocks_writes"]) == (None, None)
+    assert statement["note"] == "not DDL: its cost depends on the rows it touches"
+
+
+def test_plan_copies_the_live_tables_row_format(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    # No server adds a column instantly to a ROW_FORMAT=COMPRESSED table.
+    database.execute("CREATE TABLE packed (id INT PRIMARY KEY) ROW_FORMAT=COMPRESSED")
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[ADD_LEVEL, sql("ALTER TABLE packed ADD COLUMN level INT NULL")],
+    )
+
+    document = planned(migrate)
+
+    assert by_sql(document, "TABLE accounts ADD")["algorithm"] == "INSTANT"
+    assert by_sql(document, "TABLE packed ADD")["algorithm"] in {"INPLACE", "COPY"}
+
+
+# Issue 24: what `destructive` and the statement list must not say.
+
+
+def test_plan_does_not_call_a_widening_or_a_word_in_a_default_destructive(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    database.execute(
+        "CREATE TABLE widths (id INT PRIMARY KEY, long_name VARCHAR(2048), body TEXT,"
+        " code CHAR(10), ratio FLOAT, counter INT, old_name INT)"
+    )
+    widenings = [
+        "ALTER TABLE widths MODIFY long_name TEXT",
+        "ALTER TABLE widths MODIFY body MEDIUMTEXT",
+        "ALTER TABLE widths MODIFY code VARCHAR(20)",
+        "ALTER TABLE widths MODIFY ratio DOUBLE",
+        "ALTER TABLE widths MODIFY counter BIGINT",
+        "ALTER TABLE widths ADD COLUMN label VARCHAR(20) DEFAULT 'drop me'",
+        "ALTER TABLE widths ADD COLUMN `drop` INT NULL",
+        "ALTER TABLE widths RENAME COLUMN old_name TO new_name",
+    ]
+    migrations.add("a2", "a1", upgrade=[sql(statement) for statement in widenings])
+
+    document = planned(migrate)
+
+    assert [(s["sql"], s["destructive"]) for s in document["statements"]] == [
+        (statement, None) for statement in widenings
+    ]
+
+
+def test_plan_lists_the_revisions_statements_not_their_look_at_the_schema(
+    migrate: Migrate, migrations: MigrationsDir, accounts_at_base: None
+) -> None:
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[
+            "bind = op.get_bind()",
+            "if 'accounts' in sa.inspect(bind).get_table_names():",
+            "    bind.exec_driver_sql('SELECT COUNT(*) FROM information_schema.tables'"
+            " ' WHERE table_schema = DATABASE()')",
+            "    bind.exec_driver_sql('SHOW COLUMNS FROM accounts')",
+            "    " + ADD_LEVEL,
+        ],
+    )
+
+    document = planned(migrate)
+
+    assert [s["sql"] for s in document["statements"]] == [
+        "ALTER TABLE accounts ADD COLUMN level INT NULL"
+    ]
+
+
+def test_plan_logs_its_work_on_the_shadow_database_as_such(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    migrations.add("a2", "a1", upgrade=[ADD_LEVEL])
+    before = live_checksum(database)
+
+    result = migrate("plan", MIGRATE_DEBUG="1")
+
+    assert live_checksum(database) == before
+    assert result.code == 0, result.stderr
+    assert not [m for m in result.messages() if "applying revision" in m or "applied" in m]
+    (started,) = [
+        e for e in result.logs if e["message"] == "running revision on the shadow database"
+    ]
+    assert started["revision"] == "a2"
+    assert started["shadow"] is True
+    assert started["database"].startswith(f"{database.name}_shadow_")
+
+
+def test_a_guarded_upgrade_that_plans_first_logs_applying_each_revision_once(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, accounts_at_base: None
+) -> None:
+    migrations.add("a2", "a1", upgrade=[ADD_LEVEL])
+
+    result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", MIGRATE_DEBUG="1", **BIG)
+
+    assert result.code == 0, result.stderr
+    assert "created the shadow database" in result.messages()  # the pre-flight ran
+    applying = [e for e in result.logs if e["message"] == "applying revision"]
+    assert [e["revision"] for e in applying] == ["a2"]
+    assert "shadow" not in applying[0]
     assert database.version() == {"a2"}

@@ -19,6 +19,7 @@ import pytest
 from migrator import online_ddl
 from tests.conftest import ScratchDatabase
 from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.support.live import live_checksum
 
 PARENT = "CREATE TABLE p (id INT PRIMARY KEY)"
 TABLE = (
@@ -156,9 +157,11 @@ def test_plan_agrees_with_the_server_on_the_live_table(
     assert database.app_user is not None
     database.server.execute(f"GRANT PROCESS ON *.* TO '{database.app_user[0]}'@'%'")
     migrations.add("v2", "v1", upgrade=[sql(case.statement)])
+    before = live_checksum(database)
 
     result = migrate("plan", "--format", "json")
 
+    assert live_checksum(database) == before
     assert result.code == 0, result.stderr
     (planned,) = json.loads(result.stdout)["statements"]
     assert (planned["algorithm"], planned["lock"]) == live_verdict(database, case.statement), (

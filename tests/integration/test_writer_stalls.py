@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ScratchDatabase
 from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
+from tests.support.live import live_checksum
 
 ROWS = 2**19
 # A cascading foreign key keeps MariaDB 11.4+ from copying the table online, so the
@@ -68,7 +69,9 @@ def writer(database: ScratchDatabase) -> Iterator[list[float]]:
 
 
 def plan_says(migrate: Migrate) -> dict[str, object]:
+    before = live_checksum(migrate.database)
     result = migrate("plan", "--format", "json")
+    assert live_checksum(migrate.database) == before
     assert result.code == 0, result.stderr
     (statement,) = json.loads(result.stdout)["statements"]
     assert isinstance(statement, dict)
