@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, TextIO
 
@@ -35,7 +35,6 @@ from migrator.targets import (
     discover,
     select,
     slice_for_pod,
-    undeclared,
 )
 
 if TYPE_CHECKING:
@@ -59,19 +58,15 @@ class Context:
     stdout: TextIO
     report: RunReport
     add_secret: Callable[[str], None]  # masks a password in every later line
+    # Which of ``environ``'s variables came from `.env`, for messages about targets.
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def targets(self) -> list[Target]:
         """Every configured target, read once; their passwords join the secrets to mask."""
         default = self.settings.database_target() if self.settings.has_database() else None
         declared = declared_names(self.settings.targets)
-        targets = discover(self.environ, default, self.default_project, declared)
-        ignored = undeclared(self.environ, declared)
-        if ignored:
-            log.info(
-                f"{', '.join(ignored)}: not a migration target (MIGRATE_TARGETS does not list"
-                " it), ignored"
-            )
+        targets = discover(self.environ, default, self.default_project, declared, self.origins)
         for target in targets:
             for shard in target.shards:
                 self.add_secret(shard.password.get_secret_value())

@@ -21,7 +21,7 @@ from migrator.target import (
     check_host,
     parse_database_url,
     parse_port,
-    shown,
+    read_setting_file,
 )
 
 if TYPE_CHECKING:
@@ -163,18 +163,7 @@ def _one_of(value: Secret | None, file: Path | None, name: str, settings: Settin
 
 
 def _read_secret_file(path: Path, name: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{name}={shown(path)}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}={shown(path)}: is a directory, not a file") from None
-    except PermissionError:
-        raise ConfigError(f"{name}={shown(path)}: permission denied") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name}={shown(path)}: is not UTF-8 text") from None
-    except OSError as error:
-        raise ConfigError(f"{name}={shown(path)}: cannot be read ({error.strerror})") from None
+    text = read_setting_file(path, name)
     # Secret files usually end with a newline that is not part of the secret.
     value = text.removesuffix("\n").removesuffix("\r")
     if not value:
