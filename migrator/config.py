@@ -22,6 +22,7 @@ from migrator.target import (
     parse_database_url,
     parse_port,
     read_setting_file,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -158,16 +159,19 @@ def _one_of(value: Secret | None, file: Path | None, name: str, settings: Settin
             " use one of them"
         )
     if file is not None:
-        return _read_secret_file(file, f"{name}_FILE")
+        origin = settings.origin(f"{name}_FILE")
+        return _read_secret_file(
+            file, f"{name}_FILE", "" if origin == "the environment" else f" (from {origin})"
+        )
     return value.get_secret_value() if value is not None else None
 
 
-def _read_secret_file(path: Path, name: str) -> str:
-    text = read_setting_file(path, name)
+def _read_secret_file(path: Path, name: str, origin: str) -> str:
+    text = read_setting_file(path, name, origin)
     # Secret files usually end with a newline that is not part of the secret.
     value = text.removesuffix("\n").removesuffix("\r")
     if not value:
-        raise ConfigError(f"{name}={path}: the file is empty")
+        raise ConfigError(f"{name}={shown(path)}{origin}: the file is empty")
     return value
 
 

@@ -186,23 +186,25 @@ def parse_count(text: str) -> int | None:
     return int(text)
 
 
-def read_setting_file(path: Path, name: str) -> str:
+def read_setting_file(path: Path, name: str, origin: str = "") -> str:
     """The text of the file a setting names, with a one-line ConfigError for every way it
-    cannot be read as UTF-8 text (missing, a directory, binary, unreadable)."""
+    cannot be read as UTF-8 text (missing, a directory, binary, unreadable). ``origin``
+    follows the path in messages (` (from .env)`)."""
+    setting = f"{name}={shown(path)}{origin}"
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{name}={shown(path)}: no such file") from None
+        raise ConfigError(f"{setting}: no such file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{name}={shown(path)}: is a directory, not a file") from None
+        raise ConfigError(f"{setting}: is a directory, not a file") from None
     except PermissionError:
-        raise ConfigError(f"{name}={shown(path)}: permission denied") from None
+        raise ConfigError(f"{setting}: permission denied") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{name}={shown(path)}: is not UTF-8 text") from None
+        raise ConfigError(f"{setting}: is not UTF-8 text") from None
     except ValueError:  # a NUL in the path, which only a .env file can carry
-        raise ConfigError(f"{name} has a NUL character in its path") from None
+        raise ConfigError(f"{setting}: a path cannot hold a NUL character") from None
     except OSError as error:
-        raise ConfigError(f"{name}={shown(path)}: cannot be read ({error.strerror})") from None
+        raise ConfigError(f"{setting}: cannot be read ({error.strerror})") from None
 
 
 def check_host(host: str, source: str) -> None:

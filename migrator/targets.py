@@ -150,8 +150,11 @@ class _Origins:
 
     def named(self, variable: str) -> str:
         """The variable's name, with ``(from .env)`` when that is where it was set."""
+        return variable + self.suffix(variable)
+
+    def suffix(self, variable: str) -> str:
         origin = self.origins.get(variable)
-        return f"{variable} (from {origin})" if origin else variable
+        return f" (from {origin})" if origin else ""
 
 
 def _parse_url(url: str, variable: str, where: _Origins) -> DatabaseTarget:
@@ -208,9 +211,9 @@ def _urls(environ: Mapping[str, str], name: str, where: _Origins) -> list[tuple[
         path = environ[source]
         if not path:
             raise ConfigError(f"{where.named(source)} is set but empty: give it a path")
-        text = read_setting_file(Path(path), where.named(source))
+        text = read_setting_file(Path(path), source, where.suffix(source))
         if "\x00" in text:
-            raise ConfigError(f"{where.named(source)}={shown(path)}: is not a text file")
+            raise ConfigError(f"{source}={shown(path)}{where.suffix(source)}: is not a text file")
         return [(line.strip(), source) for line in text.splitlines() if line.strip()]
     if f"{variable}_TEMPLATE" in environ:
         source = f"{variable}_TEMPLATE"
@@ -222,26 +225,26 @@ def _urls(environ: Mapping[str, str], name: str, where: _Origins) -> list[tuple[
             raise ConfigError(f"{where.named(source)} needs {variable}_SHARDS, e.g. 0-15")
         return [
             (template.replace("{shard}", shard), source)
-            for shard in _shard_range(shards, where.named(f"{variable}_SHARDS"))
+            for shard in _shard_range(shards, f"{variable}_SHARDS", where)
         ]
     return [(url, variable) for url in _SEPARATORS.split(environ.get(variable, "")) if url]
 
 
-def _shard_range(text: str, variable: str) -> list[str]:
+def _shard_range(text: str, variable: str, where: _Origins) -> list[str]:
+    variable = f"{variable}={shown(text)}{where.suffix(variable)}"
     first, dash, last = text.partition("-")
     low, high = parse_count(first.strip()), parse_count(last.strip())
     if dash and low is not None and high is not None:
         if low > high:
-            raise ConfigError(f"{variable}={shown(text)}: the range is empty")
+            raise ConfigError(f"{variable}: the range is empty")
         if high - low >= MAX_SHARDS:
             raise ConfigError(
-                f"{variable}={shown(text)}: {high - low + 1} shards; a target may have"
-                f" {MAX_SHARDS} at most"
+                f"{variable}: {high - low + 1} shards; a target may have {MAX_SHARDS} at most"
             )
         return [str(shard) for shard in range(low, high + 1)]
     shards = [shard for shard in _SEPARATORS.split(text) if shard]
     if not shards:
-        raise ConfigError(f"{variable}={shown(text)}: expected a range like 0-15 or a list")
+        raise ConfigError(f"{variable}: expected a range like 0-15 or a list")
     return shards
 
 
