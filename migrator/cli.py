@@ -21,7 +21,9 @@ from migrator.errors import ConfigError, ExitStatus, Interrupted, MigratorError
 from migrator.fast_settings import read_fast_settings
 from migrator.logs import Redactor, configure_logging, get_logger
 from migrator.report import RunReport, write_termination_message
-from migrator.target import parse_database_url
+from migrator.target import parse_database_url, shown
+from migrator.targets import declared_names, with_env_file
+from migrator.variable_names import review
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -65,6 +67,11 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         if ENV_FILE.exists() and not ENV_FILE.is_file():
             raise ConfigError(f"{ENV_FILE} in the working directory is not a file")
         settings = read_fast_settings(os.environ, ENV_FILE) or _load_settings()
+        if settings.termination_log.is_dir():
+            raise ConfigError(
+                f"MIGRATE_TERMINATION_LOG={shown(settings.termination_log)} is a directory:"
+                " name a file"
+            )
         termination_log = settings.termination_log
         debug = debug or settings.debug
         # A child process of a sharded run says which shard each of its lines is about.
@@ -76,8 +83,12 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         configure_logging(settings.log_format, redact, debug=debug, context=shard_fields)
         for secret in _secrets(settings):
             redact.add(secret)
+        declared = declared_names(settings.targets)
+        file_values = _env_file_values()
+        _review_variable_names(os.environ, file_values, declared)
+        environ, origins = with_env_file(os.environ, file_values, declared)
         context = commands.Context(
-            settings, _environment(), args.target, args.shard, stdout, report, redact.add
+            settings, environ, args.target, args.shard, stdout, report, redact.add, origins
         )
         COMMANDS[args.command](context, args)
         stdout.flush()
@@ -112,14 +123,33 @@ def _load_settings() -> Settings:
     return load_settings(ENV_FILE)
 
 
-def _environment() -> Mapping[str, str]:
-    """The process environment over the `.env` file's, for named targets."""
+def _env_file_values() -> Mapping[str, str]:
+    """Every variable the `.env` file sets, for named targets and the review of names."""
     if not ENV_FILE.exists():
-        return os.environ
+        return {}
     # Only with a .env file, which the pydantic-settings reader has already read.
     from migrator.validated_settings import read_env_file
 
-    return {**read_env_file(ENV_FILE), **os.environ}
+    return read_env_file(ENV_FILE)
+
+
+def _review_variable_names(
+    environ: Mapping[str, str], file_values: Mapping[str, str], declared: list[str]
+) -> None:
+    """Exit 2 for a MIGRATE_* variable the runner does not read; warn about near misses."""
+    reviews = [review(environ, declared), review(file_values, declared, str(ENV_FILE))]
+    errors = [error for found in reviews if (error := found.error()) is not None]
+    if errors:
+        raise ConfigError("; ".join(errors))
+    for found in reviews:
+        for warning in found.warnings:
+            log.warning(warning)
+    ignored = sorted({name for found in reviews for name in found.ignored})
+    if ignored:
+        log.info(
+            f"{', '.join(ignored)}: not a migration target (MIGRATE_TARGETS does not list"
+            " it), ignored"
+        )
 
 
 def _fallback_termination_log() -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, TextIO
 
@@ -35,7 +35,6 @@ from migrator.targets import (
     discover,
     select,
     slice_for_pod,
-    undeclared,
 )
 
 if TYPE_CHECKING:
@@ -59,19 +58,15 @@ class Context:
     stdout: TextIO
     report: RunReport
     add_secret: Callable[[str], None]  # masks a password in every later line
+    # Which of ``environ``'s variables came from `.env`, for messages about targets.
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def targets(self) -> list[Target]:
         """Every configured target, read once; their passwords join the secrets to mask."""
         default = self.settings.database_target() if self.settings.has_database() else None
         declared = declared_names(self.settings.targets)
-        targets = discover(self.environ, default, self.default_project, declared)
-        ignored = undeclared(self.environ, declared)
-        if ignored:
-            log.info(
-                f"{', '.join(ignored)}: not a migration target (MIGRATE_TARGETS does not list"
-                " it), ignored"
-            )
+        targets = discover(self.environ, default, self.default_project, declared, self.origins)
         for target in targets:
             for shard in target.shards:
                 self.add_secret(shard.password.get_secret_value())
@@ -135,18 +130,45 @@ class Context:
 
 
 def wait(context: Context, *, head: bool) -> None:
-    database = context.database()
-    if head:
-        from migrator import runner
+    """Wait for every database the command covers, one after the other."""
+    databases = _databases(context)
+    for target, database in databases:
+        fields = _about(target, database, databases)
+        if head:
+            from migrator import runner
 
-        runner.wait_for_head(
-            context.project(), database, context.options(), context.settings.head_timeout
-        )
-        return
-    from migrator.database import wait_for_database
+            runner.wait_for_head(
+                target.project, database, context.options(), context.settings.head_timeout
+            )
+            continue
+        from migrator.database import wait_for_database
 
-    wait_for_database(database).close()
-    log.info("the database accepts logins")
+        wait_for_database(database).close()
+        log.info("the database accepts logins", extra=fields)
+
+
+def _databases(context: Context) -> list[tuple[Target, ConnectionSettings]]:
+    """The databases a command that only reads covers (`status`, `check`, `wait`): the
+    --shard given, else every shard of the --target given, else of every target, as
+    `upgrade` migrates them."""
+    if context.target_name is None and context.shard is None:
+        targets = context.targets
+        if not targets:
+            select(targets, None)  # raises: nothing is configured
+    else:
+        targets = [context.target()]
+    if context.shard is not None:
+        return [(targets[0], context.connection(targets[0].shard(context.shard)))]
+    return [(target, context.connection(shard)) for target in targets for shard in target.shards]
+
+
+def _about(
+    target: Target, database: ConnectionSettings, every: list[tuple[Target, ConnectionSettings]]
+) -> dict[str, object]:
+    """The log fields that say which database a line is about, when there are several."""
+    if len(every) == 1:
+        return {}
+    return {"target_name": target.name, "database": database.target.redacted_url()}
 
 
 def upgrade(context: Context, revision: str) -> None:
@@ -256,16 +278,35 @@ def resolve(context: Context, revision: str, *, applied: bool) -> None:
 
 
 def check(context: Context) -> None:
-    database = context.database()
+    """Check every database the command covers; the worst failure decides the exit status."""
+    databases = _databases(context)
     from migrator import runner
 
-    others = [target.name for target in context.targets if target.name != context.target().name]
-    if context.target_name is None and others:
-        log.info(
-            f"checking the default target only; check the others with --target"
-            f" ({', '.join(others)})"
+    if len(databases) == 1:
+        target, database = databases[0]
+        runner.check(target.project, database, use_lock=context.use_lock)
+        return
+    failures: list[tuple[str, MigratorError]] = []
+    for target, database in databases:
+        fields = _about(target, database, databases)
+        try:
+            runner.check(target.project, database, use_lock=context.use_lock)
+        except MigratorError as error:  # the other databases are still checked
+            log.error(error.message, extra={**fields, "exit_code": int(error.exit_status)})
+            failures.append((f"{target.name} {database.target.redacted_url()}", error))
+    _raise_worst(failures, len(databases), "databases")
+
+
+def _raise_worst(failures: list[tuple[str, MigratorError]], count: int, what: str) -> None:
+    """One error for the failures of several databases; the worst decides the exit status."""
+    if failures:
+        from migrator.fleet import worst
+
+        raise ShardsFailed(
+            f"{len(failures)} of {count} {what} failed: "
+            + "; ".join(f"{label}: {failure.message}" for label, failure in failures),
+            worst([int(failure.exit_status) for _, failure in failures]),
         )
-    runner.check(context.project(), database, use_lock=context.use_lock)
 
 
 def autogenerate(context: Context, message: str) -> None:
@@ -301,24 +342,18 @@ def revision(context: Context, message: str) -> None:
 def status(context: Context, *, exit_code: bool) -> None:
     """The status of the named target, or of every target `upgrade` migrates."""
     if context.target_name is not None or len(context.targets) <= 1:
-        _status_of(context, context.target(), exit_code=exit_code)
+        targets = context.targets if context.target_name is None else []
+        _status_of(context, targets[0] if targets else context.target(), exit_code=exit_code)
         return
-    failures: list[MigratorError] = []
+    failures: list[tuple[str, MigratorError]] = []
     for target in context.targets:
         context.print(f"== target {target.name}")
         try:
             _status_of(context, target, exit_code=exit_code)
         except MigratorError as error:  # the other targets are still shown
             log.error(error.message, extra={"target": target.name})
-            failures.append(error)
-    if failures:
-        from migrator.fleet import worst
-
-        raise ShardsFailed(
-            f"{len(failures)} of {len(context.targets)} targets: "
-            + "; ".join(failure.message for failure in failures),
-            worst([int(failure.exit_status) for failure in failures]),
-        )
+            failures.append((target.name, error))
+    _raise_worst(failures, len(context.targets), "targets")
 
 
 def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:

@@ -21,6 +21,7 @@ from migrator.target import (
     check_host,
     parse_database_url,
     parse_port,
+    read_setting_file,
     shown,
 )
 
@@ -158,27 +159,19 @@ def _one_of(value: Secret | None, file: Path | None, name: str, settings: Settin
             " use one of them"
         )
     if file is not None:
-        return _read_secret_file(file, f"{name}_FILE")
+        origin = settings.origin(f"{name}_FILE")
+        return _read_secret_file(
+            file, f"{name}_FILE", "" if origin == "the environment" else f" (from {origin})"
+        )
     return value.get_secret_value() if value is not None else None
 
 
-def _read_secret_file(path: Path, name: str) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{name}={shown(path)}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{name}={shown(path)}: is a directory, not a file") from None
-    except PermissionError:
-        raise ConfigError(f"{name}={shown(path)}: permission denied") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{name}={shown(path)}: is not UTF-8 text") from None
-    except OSError as error:
-        raise ConfigError(f"{name}={shown(path)}: cannot be read ({error.strerror})") from None
+def _read_secret_file(path: Path, name: str, origin: str) -> str:
+    text = read_setting_file(path, name, origin)
     # Secret files usually end with a newline that is not part of the secret.
     value = text.removesuffix("\n").removesuffix("\r")
     if not value:
-        raise ConfigError(f"{name}={path}: the file is empty")
+        raise ConfigError(f"{name}={shown(path)}{origin}: the file is empty")
     return value
 
 

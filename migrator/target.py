@@ -168,10 +168,43 @@ def _split_host_port(hostport: str) -> tuple[str, int]:
 
 def parse_port(text: str, source: str) -> int:
     """A TCP port from text, with an error that names where it came from."""
-    # isdigit() alone accepts digits such as "³" that int() then refuses.
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+    port = parse_count(text.lstrip("0") or "0")
+    if port is None or not 0 < port < 65536:
         raise ConfigError(f"{source} has an invalid port: expected a number from 1 to 65535")
+    return port
+
+
+# More digits than any count or port the runner takes; int() refuses over 4300 anyway.
+MAX_DIGITS = 18
+
+
+def parse_count(text: str) -> int | None:
+    """A non-negative integer written in ASCII digits, or None (also for 100,000 digits)."""
+    # isdigit() alone accepts digits such as "³" that int() then refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS:
+        return None
     return int(text)
+
+
+def read_setting_file(path: Path, name: str, origin: str = "") -> str:
+    """The text of the file a setting names, with a one-line ConfigError for every way it
+    cannot be read as UTF-8 text (missing, a directory, binary, unreadable). ``origin``
+    follows the path in messages (` (from .env)`)."""
+    setting = f"{name}={shown(path)}{origin}"
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{setting}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{setting}: is a directory, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"{setting}: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{setting}: is not UTF-8 text") from None
+    except ValueError:  # a NUL in the path, which only a .env file can carry
+        raise ConfigError(f"{setting}: a path cannot hold a NUL character") from None
+    except OSError as error:
+        raise ConfigError(f"{setting}: cannot be read ({error.strerror})") from None
 
 
 def check_host(host: str, source: str) -> None:

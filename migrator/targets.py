@@ -11,7 +11,10 @@ not listed is not a target. A target may have many URLs — its shards:
 - `DATABASE_URL_<NAME>_TEMPLATE` with `{shard}` and `DATABASE_URL_<NAME>_SHARDS`
   (`0-15`, or `1,2,5`).
 
-This module is pure: the CLI hands it the environment as a mapping.
+The environment wins over `.env` for a target's location as a whole, as it does for
+the default database: `DATABASE_URL_<NAME>` in the environment replaces a
+`DATABASE_URL_<NAME>_TEMPLATE` in `.env`. This module is pure: the CLI hands it the
+environment and the `.env` file's values as mappings.
 """
 
 from __future__ import annotations
@@ -22,9 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrator.errors import ConfigError
-from migrator.target import DatabaseTarget, Project, parse_database_url
+from migrator.target import (
+    DatabaseTarget,
+    Project,
+    parse_count,
+    parse_database_url,
+    read_setting_file,
+    shown,
+)
 
 DEFAULT = "default"
+# A target's location, in one of three forms (_SHARDS goes with _TEMPLATE).
+LOCATION_FORMS = ("", "_FILE", "_TEMPLATE")
+# More shards than a range may expand to: 0-999999999 would fill the memory first.
+MAX_SHARDS = 100_000
+ENV_FILE_ORIGIN = ".env"
 _DECLARATION = re.compile(r"DATABASE_URL_([A-Z][A-Z0-9_]*?)(?:_(FILE|TEMPLATE|SHARDS))?")
 _SEPARATORS = re.compile(r"[\s,]+")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -64,28 +79,89 @@ def declared_names(declaration: str | None) -> list[str]:
     return names
 
 
+def target_variables(name: str) -> list[str]:
+    """Every variable that configures the named target ``name``."""
+    variable = name.upper()
+    return [
+        *(f"DATABASE_URL_{variable}{form}" for form in LOCATION_FORMS),
+        f"DATABASE_URL_{variable}_SHARDS",
+        f"MIGRATE_MIGRATIONS_DIR_{variable}",
+        f"MIGRATE_SCHEMA_{variable}",
+    ]
+
+
+def with_env_file(
+    environ: Mapping[str, str], file_values: Mapping[str, str], declared: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment over the `.env` file's values, and where each `.env` value that
+    applies came from. A target's location in the environment, in any form, replaces
+    the `.env` file's location of that target as a whole (with its _SHARDS)."""
+    replaced: set[str] = set()
+    for name in declared:
+        location = target_variables(name)[:4]
+        if any(variable in environ for variable in location[:3]):
+            replaced.update(location)
+    applying = {
+        name: value
+        for name, value in file_values.items()
+        if name not in environ and name not in replaced
+    }
+    return {**applying, **environ}, dict.fromkeys(applying, ENV_FILE_ORIGIN)
+
+
 def discover(
     environ: Mapping[str, str],
     default: DatabaseTarget | None,
     default_project: Project,
     declared: Sequence[str] = (),
+    origins: Mapping[str, str] | None = None,
 ) -> list[Target]:
     """Every configured target, in the order `upgrade` migrates them: the default
     target first, then the ``declared`` named targets (MIGRATE_TARGETS) in their order.
 
     Only declared names are read: a platform's DATABASE_URL_REPLICA is not a target.
+    ``origins`` says which variables came from `.env` (see :func:`with_env_file`), for
+    messages.
     """
+    where = _Origins(origins or {})
     targets = [Target(DEFAULT, default_project, (default,))] if default is not None else []
     for name in declared:
         variable = name.upper()
-        shards = tuple(parse_database_url(url) for url in _urls(environ, variable))
+        shards = tuple(
+            _parse_url(url, source, where) for url, source in _urls(environ, variable, where)
+        )
         if not shards:
             raise ConfigError(
                 f"MIGRATE_TARGETS names {name}, but DATABASE_URL_{variable} (or its _FILE or"
                 " _TEMPLATE form) is not set"
             )
-        targets.append(Target(name, _project(environ, variable, default_project), shards))
+        targets.append(Target(name, _project(environ, variable, default_project, where), shards))
     return targets
+
+
+class _Origins:
+    """Where a target's variables came from, as messages quote them."""
+
+    def __init__(self, origins: Mapping[str, str]) -> None:
+        self.origins = origins
+
+    def of(self, variable: str) -> str:
+        return self.origins.get(variable, "the environment")
+
+    def named(self, variable: str) -> str:
+        """The variable's name, with ``(from .env)`` when that is where it was set."""
+        return variable + self.suffix(variable)
+
+    def suffix(self, variable: str) -> str:
+        origin = self.origins.get(variable)
+        return f" (from {origin})" if origin else ""
+
+
+def _parse_url(url: str, variable: str, where: _Origins) -> DatabaseTarget:
+    try:
+        return parse_database_url(url)
+    except ConfigError as error:  # its message names DATABASE_URL; name the target's own
+        raise ConfigError(error.message.replace("DATABASE_URL", where.named(variable), 1)) from None
 
 
 def undeclared(environ: Mapping[str, str], declared: Sequence[str]) -> list[str]:
@@ -123,49 +199,67 @@ def slice_for_pod(count: int, index: int, pods: int) -> list[int]:
     return list(range(index, count, pods))
 
 
-def _urls(environ: Mapping[str, str], name: str) -> list[str]:
+def _urls(environ: Mapping[str, str], name: str, where: _Origins) -> list[tuple[str, str]]:
+    """The target's URLs, each with the variable it came from."""
     variable = f"DATABASE_URL_{name}"
-    given = [suffix for suffix in ("", "_FILE", "_TEMPLATE") if variable + suffix in environ]
+    given = [variable + form for form in LOCATION_FORMS if variable + form in environ]
     if len(given) > 1:
-        forms = " and ".join(variable + suffix for suffix in given)
-        raise ConfigError(f"{forms} are all set: use one of them")
+        sources = ", ".join(f"{form} from {where.of(form)}" for form in given)
+        raise ConfigError(f"{' and '.join(given)} are all set ({sources}): use one of them")
     if f"{variable}_FILE" in environ:
-        path = Path(environ[f"{variable}_FILE"])
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"{variable}_FILE={path}: {error.strerror}") from None
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        source = f"{variable}_FILE"
+        path = environ[source]
+        if not path:
+            raise ConfigError(f"{where.named(source)} is set but empty: give it a path")
+        text = read_setting_file(Path(path), source, where.suffix(source))
+        if "\x00" in text:
+            raise ConfigError(f"{source}={shown(path)}{where.suffix(source)}: is not a text file")
+        return [(line.strip(), source) for line in text.splitlines() if line.strip()]
     if f"{variable}_TEMPLATE" in environ:
-        template = environ[f"{variable}_TEMPLATE"]
+        source = f"{variable}_TEMPLATE"
+        template = environ[source]
         if "{shard}" not in template:
-            raise ConfigError(f"{variable}_TEMPLATE has no {{shard}} placeholder")
+            raise ConfigError(f"{where.named(source)} has no {{shard}} placeholder")
         shards = environ.get(f"{variable}_SHARDS")
         if not shards:
-            raise ConfigError(f"{variable}_TEMPLATE needs {variable}_SHARDS, e.g. 0-15")
-        return [template.replace("{shard}", shard) for shard in _shard_range(shards, variable)]
-    return [url for url in _SEPARATORS.split(environ.get(variable, "")) if url]
+            raise ConfigError(f"{where.named(source)} needs {variable}_SHARDS, e.g. 0-15")
+        return [
+            (template.replace("{shard}", shard), source)
+            for shard in _shard_range(shards, f"{variable}_SHARDS", where)
+        ]
+    return [(url, variable) for url in _SEPARATORS.split(environ.get(variable, "")) if url]
 
 
-def _shard_range(text: str, variable: str) -> list[str]:
+def _shard_range(text: str, variable: str, where: _Origins) -> list[str]:
+    variable = f"{variable}={shown(text)}{where.suffix(variable)}"
     first, dash, last = text.partition("-")
-    if dash and first.strip().isdigit() and last.strip().isdigit():
-        low, high = int(first), int(last)
+    low, high = parse_count(first.strip()), parse_count(last.strip())
+    if dash and low is not None and high is not None:
         if low > high:
-            raise ConfigError(f"{variable}_SHARDS={text}: the range is empty")
+            raise ConfigError(f"{variable}: the range is empty")
+        if high - low >= MAX_SHARDS:
+            raise ConfigError(
+                f"{variable}: {high - low + 1} shards; a target may have {MAX_SHARDS} at most"
+            )
         return [str(shard) for shard in range(low, high + 1)]
     shards = [shard for shard in _SEPARATORS.split(text) if shard]
     if not shards:
-        raise ConfigError(f"{variable}_SHARDS={text}: expected a range like 0-15 or a list")
+        raise ConfigError(f"{variable}: expected a range like 0-15 or a list")
     return shards
 
 
-def _project(environ: Mapping[str, str], name: str, default: Project) -> Project:
+def _project(environ: Mapping[str, str], name: str, default: Project, where: _Origins) -> Project:
     module = default.schema_ref.partition(":")[0]
+    migrations_dir = environ.get(f"MIGRATE_MIGRATIONS_DIR_{name}")
+    if migrations_dir == "":
+        raise ConfigError(
+            f"{where.named(f'MIGRATE_MIGRATIONS_DIR_{name}')} is set but empty: give it a"
+            " directory or unset it"
+        )
     return Project(
-        migrations_dir=Path(
-            environ.get(f"MIGRATE_MIGRATIONS_DIR_{name}", default.migrations_dir / name.lower())
-        ),
+        migrations_dir=Path(migrations_dir)
+        if migrations_dir is not None
+        else default.migrations_dir / name.lower(),
         schema_ref=environ.get(f"MIGRATE_SCHEMA_{name}", f"{module}.{name.lower()}:metadata"),
         variable_suffix=f"_{name}",
     )

@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from migrator.errors import ConfigError
-from migrator.settings import SECRET, Settings, declarations
+from migrator.settings import FILE, SECRET, Settings, declarations
 from migrator.target import Secret
 
 
@@ -78,6 +78,10 @@ def read_env_file(env_file: Path) -> dict[str, str]:
         raise ConfigError(f"{env_file} is not UTF-8 text: save it as UTF-8") from None
     except OSError as error:
         raise ConfigError(f"{env_file} cannot be read: {error.strerror}") from None
+    for name, value in values.items():
+        # Only a file can carry a NUL; no path, URL or number may hold one.
+        if value is not None and "\x00" in value:
+            raise ConfigError(f"{env_file}: {name} has a NUL character in its value")
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -109,6 +113,7 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     file_values = from_env_file(env_file, environ)
+    _refuse_empty_paths({**environ, **file_values})
     try:
         model: Any = environment_model()  # its fields are only known at run time
         read = model(_env_file=None, **file_values)
@@ -120,6 +125,21 @@ def load_settings(
     }
     origins = dict.fromkeys(file_values, ".env")
     return Settings(**values, origins=MappingProxyType(origins))
+
+
+def _refuse_empty_paths(values: Mapping[str, str]) -> None:
+    # An empty path is a variable meant to be filled in (an unset ${VAR} in compose);
+    # as a Path it would mean the working directory, and for the termination log no log.
+    for declared in declarations():
+        if declared.kind is FILE and values.get(declared.variable) == "":
+            default = (
+                ""
+                if declared.default is None
+                else f" for {declared.shown_default.replace('`', '')}"
+            )
+            raise ConfigError(
+                f"{declared.variable} is set but empty: give it a path, or unset it{default}"
+            )
 
 
 def _describe(error: ValidationError) -> str:

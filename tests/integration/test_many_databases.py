@@ -292,3 +292,52 @@ def test_a_named_target_names_its_own_variables_and_status_covers_every_target(
     assert lines[0] == "== target default"
     assert "== target log" in lines
     assert "current:  l0002" in lines[lines.index("== target log") + 2]
+
+
+def test_with_only_named_targets_status_check_and_wait_cover_every_target(
+    migrate: Migrate, server: Server, tmp_path: Path, schema: SchemaModule
+) -> None:
+    """Issue 24 item 9: no DATABASE_URL, one named target of two shards."""
+    log_migrations = MigrationsDir.create(tmp_path / "log")
+    log_migrations.chain(2, prefix="l")
+    schema.write(
+        "t1 = sa.Table('t1', metadata, sa.Column('id', sa.Integer, primary_key=True,"
+        " autoincrement=False))\n"
+        "t2 = sa.Table('t2', metadata, sa.Column('id', sa.Integer, primary_key=True,"
+        " autoincrement=False))\n"
+    )
+    with scratch_databases(server, 2) as shards:
+        settings: dict[str, str | None] = {
+            "DATABASE_URL": None,
+            "MIGRATE_TARGETS": "log",
+            "DATABASE_URL_LOG": " ".join(shard.url for shard in shards),
+            "MIGRATE_MIGRATIONS_DIR_LOG": str(log_migrations.path),
+            "MIGRATE_SCHEMA_LOG": f"{schema.name}:metadata",
+            "PYTHONPATH": str(schema.directory),
+        }
+        waited = migrate("wait", **settings)
+        pending = migrate("status", "--exit-code", **settings)
+        upgraded = migrate("upgrade", **settings)
+        versions = [shard.version() for shard in shards]
+        status = migrate("status", **settings)
+        at_head = migrate("wait", "--head", **settings)
+        clean = migrate("check", **settings)
+        shards[1].execute("ALTER TABLE t2 ADD COLUMN extra INT")
+        drifted = migrate("check", **settings)
+
+    assert waited.code == 0, waited.stderr
+    assert waited.messages().count("the database accepts logins") == 2
+    assert pending.code == 10, pending.stderr
+    assert upgraded.code == 0, upgraded.stderr
+    assert versions == [{"l0002"}, {"l0002"}]
+    assert status.code == 0, status.stderr
+    assert status.stdout.count("l0002") >= 2
+    assert at_head.code == 0, at_head.stderr
+    assert at_head.messages().count("the database is at head") == 2
+    assert clean.code == 0, clean.stderr
+    assert clean.messages().count("no differences between the database and the schema module") == 2
+    assert drifted.code == 7, drifted.stderr
+    final = [entry for entry in drifted.logs if entry["level"] == "error"][-1]
+    assert final["message"].startswith("1 of 2 databases failed:"), final
+    assert f"log {shards[1].target.redacted_url()}: " in final["message"]
+    assert shards[0].target.redacted_url() not in final["message"]

@@ -76,7 +76,7 @@ def test_shards_as_a_list_a_file_and_a_template(tmp_path: Path) -> None:
             "empty",
         ),
         ({"DATABASE_URL_LOG": "mysql://a@db/x", "DATABASE_URL_LOG_FILE": "f"}, "use one of them"),
-        ({"DATABASE_URL_LOG_FILE": "/nonexistent/urls"}, "No such file"),
+        ({"DATABASE_URL_LOG_FILE": "/nonexistent/urls"}, "no such file"),
         ({"DATABASE_URL_LOG": "postgresql://a@db/x"}, "only MySQL and MariaDB"),
     ],
 )
