@@ -22,7 +22,7 @@ from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
-from migrator import alembic_env, interrupts, marker
+from migrator import alembic_env, interrupts, marker, online_ddl
 from migrator.database import (
     ACCESS_ERRORS,
     connection_lost,
@@ -265,7 +265,8 @@ def run_steps(
 
     ``shadow`` names the shadow database ``connection`` is on, for the logs to say so.
 
-    ``statement_hook`` sees each parameterless statement a revision runs, before it runs;
+    ``statement_hook`` sees each statement a revision runs, before it runs (with
+    parameters, only the DDL ones);
     ``timing`` times each and reports on the long ones.
     """
     progress = _Progress(
@@ -278,7 +279,11 @@ def run_steps(
         return progress.steps(pending_steps(script, destination, current, upgrade=upgrade))
 
     def execute(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
-        if statement_hook is None or progress.running is None or parameters:
+        if statement_hook is None or progress.running is None:
+            return False
+        if parameters and online_ddl.parse(statement).kind not in online_ddl.GUARDED:
+            # Queries with values are reflection or DML; DDL with values (op.execute of a
+            # text() with bound parameters) is still DDL the guard must see.
             return False
         try:
             return statement_hook(cursor, statement, parameters, progress.running.revision.revision)

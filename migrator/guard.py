@@ -5,7 +5,11 @@ MIGRATE_BLOCKING_DDL_MIN_ROWS rows is first offered to the server with the
 clauses that forbid blocking writes (``ALGORITHM=INSTANT``, then
 ``ALGORITHM=INPLACE, LOCK=NONE`` …). The server either runs it that way, or
 refuses before doing any work: so even a wrong plan, or a table that grew
-since, cannot make a refused statement block writes.
+since, cannot make a refused statement block writes. ALGORITHM and LOCK
+clauses the revision wrote are the author's: the server takes the last of
+each, so the guard offers only levels they allow, and a statement they alone
+hold to not blocking writes runs as written. What the guard cannot take
+apart (see :func:`migrator.online_ddl.parse`) is refused under ``refuse``.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from migrator import online_ddl
 from migrator.config import BlockingDdlPolicy
 from migrator.errors import BlockingDdlRefused
 from migrator.logs import get_logger
-from migrator.online_ddl import NOT_BLOCKING
-from migrator.plan import BOOKKEEPING, PlannedStatement, fresh_statistics
+from migrator.marker import MARKER_TABLE
+from migrator.online_ddl import NOT_BLOCKING, Statement
+from migrator.plan import PlannedStatement, fresh_statistics
 
 log = get_logger()
+
+# The runner's own tables: written within each revision, never big.
+BOOKKEEPING = frozenset({"alembic_version", MARKER_TABLE})
 
 WAY_OUT = (
     "run it in a maintenance window with MIGRATE_BLOCKING_DDL=allow, or rewrite it so the"
@@ -37,34 +45,35 @@ class BlockingGuard:
     min_rows: int
 
     def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
-        if BOOKKEEPING.search(statement):
-            return False
         parsed = online_ddl.parse(statement)
         if parsed.kind == "unparsed":
-            what = f"revision {revision}: cannot tell which table `{_preview(statement)}` alters"
+            what = (
+                f"revision {revision}: cannot take `{_preview(statement)}` apart ({parsed.reason})"
+            )
             if self.policy == "refuse":
                 raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
             log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
             return False
-        if parsed.alterable is None or parsed.table is None:
+        if parsed.alterable is None or parsed.table is None or parsed.table in BOOKKEEPING:
             return False
-        rows = _table_rows(cursor, parsed.table)
+        rows = _table_rows(cursor, parsed.schema, parsed.table)
         if rows < self.min_rows:
             return False  # a small table copies in moments: let the server choose
+        if parsed.forbids_blocking:
+            # The author's own clauses hold it: the server runs it without blocking
+            # writes, or refuses it before any work (the revision's own error).
+            cursor.execute(statement, parameters)
+            self._ran(revision, parsed, rows, parsed.algorithm, parsed.lock or "NONE")
+            return True
         outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
         if outcome.level is not None:
-            log.info(
-                "ran without blocking writes",
-                extra={
-                    "revision": revision,
-                    "table": parsed.table,
-                    "table_rows": rows,
-                    "algorithm": outcome.level.algorithm,
-                    "lock": outcome.level.lock_level,
-                },
-            )
+            level = outcome.level
+            self._ran(revision, parsed, rows, level.algorithm, level.lock_level)
             return True
-        reason = outcome.refusals[-1] if outcome.refusals else "the server refused"
+        if outcome.refusals:
+            reason = outcome.refusals[-1]
+        else:
+            reason = f"the revision itself asks for {parsed.clauses}"
         what = (
             f"revision {revision}: `{_preview(statement)}` would block writes on"
             f" {parsed.table} (~{rows} rows): {reason}"
@@ -74,15 +83,35 @@ class BlockingGuard:
         log.warning(f"{what}; running it anyway (MIGRATE_BLOCKING_DDL=warn)")
         return False
 
+    @staticmethod
+    def _ran(revision: str, parsed: Statement, rows: int, algorithm: str | None, lock: str) -> None:
+        log.info(
+            "ran without blocking writes",
+            extra={
+                "revision": revision,
+                "table": parsed.table,
+                "table_rows": rows,
+                "algorithm": algorithm,
+                "lock": lock,
+            },
+        )
+
 
 def refuse_blocking(statements: list[PlannedStatement], min_rows: int) -> None:
-    """Exit 11 naming the first planned statement that would block writes on a big table."""
+    """Exit 11 naming the first planned statement that would block writes on a big table,
+    or that cannot be taken apart (the guard would refuse it as it runs)."""
     for statement in statements:
+        parsed = online_ddl.parse(statement.sql)
+        if parsed.kind == "unparsed":
+            raise BlockingDdlRefused(
+                f"revision {statement.revision}: cannot take `{_preview(statement.sql)}` apart"
+                f" ({parsed.reason}), so it may block writes; nothing was run;"
+                f" MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}"
+            )
         big = (statement.table_rows or 0) >= min_rows
-        alters = online_ddl.parse(statement.sql).alterable is not None
         # Unknown verdicts pass here: the statement itself is still held to the clauses
         # that forbid blocking writes when it runs.
-        if big and alters and statement.blocks_writes is True:
+        if big and parsed.alterable is not None and statement.blocks_writes is True:
             verdict = f"{statement.algorithm} with LOCK={statement.lock}"
             raise BlockingDdlRefused(
                 f"revision {statement.revision}: `{_preview(statement.sql)}` would block writes"
@@ -91,12 +120,13 @@ def refuse_blocking(statements: list[PlannedStatement], min_rows: int) -> None:
             )
 
 
-def _table_rows(cursor: Any, table: str) -> int:
+def _table_rows(cursor: Any, schema: str | None, table: str) -> int:
+    """The table's estimated rows, in the database its statement names or the session's."""
     fresh_statistics(cursor)
     cursor.execute(
         "SELECT COALESCE(table_rows, 0) FROM information_schema.tables"
-        " WHERE table_schema = DATABASE() AND table_name = %s",
-        (table,),
+        " WHERE table_schema = COALESCE(%s, DATABASE()) AND table_name = %s",
+        (schema, table),
     )
     row = cursor.fetchone()
     return int(row[0]) if row else 0

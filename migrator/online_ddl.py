@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any, Protocol
 
 import pymysql
@@ -55,90 +56,489 @@ LADDER: tuple[Level, ...] = (
 )
 NOT_BLOCKING = tuple(level for level in LADDER if not level.blocks_writes)
 
-_IDENT = r"(?:`(?:[^`]|``)+`|[\w$]+)"
-# A table as statements name it: `t`, t, db.t, `db`.`t`; group "table" is the last part.
-_TABLE = rf"(?:{_IDENT}\s*\.\s*)?(?P<table>{_IDENT})"
-_LEADING_COMMENTS = re.compile(r"\A(?:\s+|/\*(?!!).*?\*/|(?:--|#)[^\n]*(?:\n|\Z))*", re.DOTALL)
-_ALTER = re.compile(
-    rf"ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?{_TABLE}\s*", re.IGNORECASE
-)
-_CREATE_INDEX = re.compile(
-    rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX\s+"
-    rf"(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<index>{_IDENT})\s+(?:USING\s+\w+\s+)?ON\s+{_TABLE}\s*",
-    re.IGNORECASE,
-)
-_DROP_INDEX = re.compile(
-    rf"DROP\s+INDEX\s+(?P<exists>IF\s+EXISTS\s+)?(?P<index>{_IDENT})\s+ON\s+{_TABLE}\s*\Z",
-    re.IGNORECASE,
-)
-_DROP_TABLE = re.compile(rf"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_TABLE}", re.IGNORECASE)
-_CREATE_TABLE = re.compile(
-    rf"CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_TABLE}", re.IGNORECASE
-)
-_RENAME_TABLE = re.compile(rf"RENAME\s+TABLE\s+{_TABLE}", re.IGNORECASE)
-# DDL on a table that the patterns above did not take apart: guarded as unknown.
-_TABLE_DDL = re.compile(
-    r"ALTER\b(?!\s+(?:VIEW|DATABASE|SCHEMA|USER|EVENT|FUNCTION|PROCEDURE|SERVER|SEQUENCE"
-    r"|TABLESPACE|LOGFILE|INSTANCE|RESOURCE|DEFINER|ALGORITHM|SQL)\b)"
-    r"|CREATE\b.*?\bINDEX\b|DROP\s+INDEX\b",
-    re.I | re.S,
-)
+# How the server reads a statement, token by token. Two string rules: with and without
+# backslash escapes (sql_mode NO_BACKSLASH_ESCAPES), as a statement may be read either way.
+_LEXICON = r"""
+      (?P<space>\s+)
+    | (?P<executable>/\*M?!.*?\*/)
+    | (?P<comment>/\*.*?\*/|(?:--(?=\s|\Z)|\#)[^\n]*(?:\n|\Z))
+    | (?P<quoted>`(?:[^`]|``)*`)
+    | (?P<string>{strings})
+    | (?P<word>[\w$]+)
+    | (?P<symbol>.)
+"""
+_TOKENS = {
+    True: re.compile(
+        _LEXICON.format(strings=r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*\""""),
+        re.DOTALL | re.VERBOSE,
+    ),
+    False: re.compile(
+        _LEXICON.format(strings=r"""'(?:[^']|'')*'|"(?:[^"]|"")*\""""),
+        re.DOTALL | re.VERBOSE,
+    ),
+}
+# The values each clause takes; the server takes the last clause of each kind written.
+_CLAUSE_VALUES = {
+    "ALGORITHM": frozenset({"DEFAULT", "INSTANT", "INPLACE", "COPY", "NOCOPY"}),
+    "LOCK": frozenset({"DEFAULT", "NONE", "SHARED", "EXCLUSIVE"}),
+}
+# What ALTER changes besides tables: not the guard's concern.
+_NOT_TABLES = frozenset(
+    {
+        "VIEW", "DATABASE", "SCHEMA", "USER", "EVENT", "FUNCTION", "PROCEDURE", "SERVER",
+        "SEQUENCE", "TABLESPACE", "LOGFILE", "INSTANCE", "RESOURCE", "DEFINER", "ALGORITHM",
+        "SQL", "ROLE", "UNDO",
+    }
+)  # fmt: skip
+_INDEX_KINDS = frozenset({"UNIQUE", "FULLTEXT", "SPATIAL"})
 
 
-def _name(quoted: str) -> str:
-    """The bare name, without backquotes."""
-    if quoted.startswith("`"):
-        return quoted[1:-1].replace("``", "`")
-    return quoted
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # space, executable, comment, quoted, string, word or symbol
+    text: str
+    start: int
+    end: int
+
+    @property
+    def word(self) -> str:
+        """The keyword it is, upper case; "" when it is not a bare word."""
+        return self.text.upper() if self.kind == "word" else ""
+
+
+def _tokens(sql: str, backslash_escapes: bool) -> list[_Token]:
+    return [
+        _Token(str(match.lastgroup), match.group(), match.start(), match.end())
+        for match in _TOKENS[backslash_escapes].finditer(sql)
+    ]
+
+
+def _name(token: _Token) -> str:
+    """An identifier without its quotes."""
+    if token.kind == "quoted" or (token.kind == "string" and token.text.startswith('"')):
+        quote = token.text[0]
+        return token.text[1:-1].replace(quote * 2, quote)
+    return token.text
 
 
 @dataclass(frozen=True)
 class Statement:
-    """One SQL statement a revision runs, with what the ladder needs to know of it."""
+    """One SQL statement a revision runs, taken apart as the server would read it.
+
+    ``table`` and ``schema`` are the table it changes and its database qualifier as
+    written (None: the session's database). ``algorithm`` and ``lock`` are the ones the
+    revision's author wrote, as the server takes them (the last of each; None when not
+    written or DEFAULT); ``ALTER ONLINE`` is MariaDB's ``LOCK=NONE``.
+    """
 
     sql: str
     table: str | None
-    # `ALTER TABLE <table>` and the rest of an equivalent ALTER, for the clause to go
-    # between them (never at the end, where a trailing comment would swallow it);
-    # None when the statement takes no ALGORITHM/LOCK clause.
+    # The statement as an ALTER TABLE, split where an ALGORITHM/LOCK clause goes (never
+    # at the end, where a trailing comment would swallow it), without the author's
+    # clauses; None when the statement takes no such clause.
     alterable: tuple[str, str] | None
     kind: str  # alter, create_index, drop_index, create_table, drop_table, rename_table,
     # other, or unparsed (DDL on an index or a table this module could not take apart)
+    schema: str | None = None
+    algorithm: str | None = None
+    lock: str | None = None
+    reason: str | None = None  # why it is unparsed
 
     def at(self, level: Level) -> str:
         assert self.alterable is not None
         head, rest = self.alterable
         return f"{head} {level.clause()}, {rest}" if rest else f"{head} {level.clause()}"
 
+    def allows(self, level: Level) -> bool:
+        """Whether ``level`` is one the author's own clauses let the server take."""
+        return (self.algorithm is None or self.algorithm == level.algorithm) and (
+            self.lock is None or self.lock == level.lock_level
+        )
+
+    @property
+    def forbids_blocking(self) -> bool:
+        """The author's clauses alone make the server run it without blocking writes, or
+        refuse it before any work."""
+        return self.algorithm == "INSTANT" or self.lock == "NONE"
+
+    @property
+    def clauses(self) -> str:
+        """The author's clauses as written for a message, e.g. ``ALGORITHM=COPY``."""
+        written = [f"ALGORITHM={self.algorithm}" if self.algorithm else ""]
+        written.append(f"LOCK={self.lock}" if self.lock else "")
+        return ", ".join(clause for clause in written if clause)
+
 
 def parse(sql: str) -> Statement:
-    text = _LEADING_COMMENTS.sub("", sql, count=1).strip().rstrip(";").strip()
-    if match := _ALTER.match(text):
-        head = text[: match.end()].rstrip()
-        return Statement(sql, _name(match["table"]), (head, text[match.end() :]), "alter")
-    if match := _CREATE_INDEX.match(text):
-        # As ALTER TABLE ... ADD INDEX: the same DDL, with the clause in the same place.
-        kind = (match["kind"] or "").strip().upper()
-        exists = "IF NOT EXISTS " if match["exists"] else ""
-        rest = f"ADD {kind} INDEX {exists}{match['index']} {text[match.end() :]}"
-        head = f"ALTER TABLE {match.group('table')}"
-        return Statement(sql, _name(match["table"]), (head, " ".join(rest.split())), "create_index")
-    if match := _DROP_INDEX.match(text):
-        # MariaDB takes no ALGORITHM clause on DROP INDEX; the ALTER form is the same DDL.
-        exists = "IF EXISTS " if match["exists"] else ""
-        head = f"ALTER TABLE {match.group('table')}"
-        rest = f"DROP INDEX {exists}{match['index']}"
-        return Statement(sql, _name(match["table"]), (head, rest), "drop_index")
-    for pattern, kind in (
-        (_CREATE_TABLE, "create_table"),
-        (_DROP_TABLE, "drop_table"),
-        (_RENAME_TABLE, "rename_table"),
-    ):
-        if match := pattern.match(text):
-            return Statement(sql, _name(match["table"]), None, kind)
-    if _TABLE_DDL.match(text):
-        return Statement(sql, None, None, "unparsed")
+    """``sql`` taken apart as the server would read it; "unparsed" when it may be table DDL
+    that cannot be taken apart for certain: several statements, executable comments
+    (``/*!50000 …*/``), SQL run from a string or a routine, or a string that reads
+    differently with and without backslash escapes."""
+    parsed = _parse(sql, backslash_escapes=True)
+    if "\\" in sql and _parse(sql, backslash_escapes=False) != parsed:
+        return _unparsed(sql, "it reads differently with sql_mode NO_BACKSLASH_ESCAPES")
+    return parsed
+
+
+def _unparsed(sql: str, reason: str) -> Statement:
+    return Statement(sql, None, None, "unparsed", reason=reason)
+
+
+def _parse(sql: str, *, backslash_escapes: bool) -> Statement:
+    tokens = _tokens(sql, backslash_escapes)
+    code = [token for token in tokens if token.kind not in {"space", "comment"}]
+    statements = [statement for statement in _split(code, ";") if statement]
+    reason: str | None = None
+    if any(token.kind == "executable" for token in tokens):
+        # The server runs what such a comment holds, or not, by its version.
+        opened = "".join(
+            re.sub(r"\A/\*M?!\d*|\*/\Z", " ", token.text)
+            if token.kind == "executable"
+            else token.text
+            for token in tokens
+        )
+        if _parse(opened, backslash_escapes=backslash_escapes).kind in GUARDED:
+            reason = "it is in an executable comment (/*! … */)"
+    elif _unclosed(code):
+        # The server refuses it too; refused here only when it may be table DDL.
+        if {"ALTER", "INDEX"} & {token.word for token in code}:
+            reason = "a quote or comment is not closed"
+    elif len(statements) > 1:
+        if {_one(sql, statement).kind for statement in statements} & GUARDED:
+            reason = "it holds several statements"
+    elif statements:
+        return _one(sql, statements[0])
+    return _unparsed(sql, reason) if reason else Statement(sql, None, None, "other")
+
+
+# The kinds of statement the guard holds or refuses.
+GUARDED = frozenset({"alter", "create_index", "drop_index", "unparsed"})
+
+
+def _unclosed(code: list[_Token]) -> bool:
+    """Whether a quote or a comment opens and never closes."""
+    return any(token.kind == "symbol" and token.text in "'\"`" for token in code) or any(
+        token.text == "/" and following.text == "*" for token, following in pairwise(code)
+    )
+
+
+def _split(code: list[_Token], separator: str) -> list[list[_Token]]:
+    """``code`` cut at each ``separator`` outside parentheses."""
+    parts: list[list[_Token]] = [[]]
+    depth = 0
+    for token in code:
+        if token.kind == "symbol" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        if depth == 0 and token.kind == "symbol" and token.text == separator:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return parts
+
+
+def _ddl_like(code: list[_Token]) -> bool:
+    words = [token.word for token in code]
+    if words[:1] == ["ALTER"]:
+        return len(words) < 2 or words[1] not in _NOT_TABLES
+    return bool(words[:1] == ["CREATE"] and "INDEX" in words) or words[:2] == ["DROP", "INDEX"]
+
+
+class _Reader:
+    """Reads one statement's tokens from the front."""
+
+    def __init__(self, sql: str, code: list[_Token]) -> None:
+        self.sql = sql
+        self.code = code
+        self.at = 0
+
+    def peek(self, offset: int = 0) -> _Token | None:
+        index = self.at + offset
+        return self.code[index] if index < len(self.code) else None
+
+    def words(self, *words: str) -> bool:
+        """Take ``words`` if they come next."""
+        for offset, word in enumerate(words):
+            token = self.peek(offset)
+            if token is None or token.word != word:
+                return False
+        self.at += len(words)
+        return True
+
+    def one_of(self, words: frozenset[str]) -> str | None:
+        token = self.peek()
+        if token is not None and token.word in words:
+            self.at += 1
+            return token.word
+        return None
+
+    def identifier(self) -> _Token | None:
+        token = self.peek()
+        if token is not None and token.kind in {"word", "quoted"} | (
+            {"string"} if token.text.startswith('"') else set()
+        ):
+            self.at += 1
+            return token
+        return None
+
+    def table(self) -> tuple[str | None, str, int, int] | None:
+        """A table name, qualified or not: (schema, table, start, end) of its text."""
+        first = self.identifier()
+        if first is None:
+            return None
+        dot = self.peek()
+        if dot is not None and dot.text == "." and dot.kind == "symbol":
+            self.at += 1
+            second = self.identifier()
+            if second is None:
+                return None
+            return _name(first), _name(second), first.start, second.end
+        return None, _name(first), first.start, first.end
+
+    def wait(self) -> str:
+        """MariaDB's ``WAIT n`` or ``NOWAIT`` after the table's name, taken as written."""
+        token = self.peek()
+        if token is not None and token.word == "NOWAIT":
+            self.at += 1
+            return f" {token.text}"
+        seconds = self.peek(1)
+        if token is not None and token.word == "WAIT" and seconds is not None:
+            self.at += 2
+            return f" {self.sql[token.start : seconds.end]}"
+        return ""
+
+    def rest(self) -> list[_Token]:
+        return self.code[self.at :]
+
+    def text(self, start: int, end: int) -> str:
+        return self.sql[start:end]
+
+
+def _clause(item: list[_Token]) -> tuple[str, str] | None:
+    """(ALGORITHM or LOCK, its value) when ``item`` is exactly such a clause."""
+    words = [token.word for token in item if token.text != "="]
+    exact = len(item) == 2 or (len(item) == 3 and item[1].text == "=")
+    if exact and words[0] in _CLAUSE_VALUES and words[1] in _CLAUSE_VALUES[words[0]]:
+        return words[0], words[1]
+    return None
+
+
+def _clauses_inside(tokens: list[_Token]) -> bool:
+    """Whether an ALGORITHM or LOCK clause hides inside ``tokens`` (not standing alone)."""
+    for index, token in enumerate(tokens):
+        if token.word in _CLAUSE_VALUES:
+            following = [t for t in tokens[index + 1 : index + 3] if t.text != "="]
+            if following and following[0].word in _CLAUSE_VALUES[token.word]:
+                return True
+    return False
+
+
+def _one(sql: str, code: list[_Token]) -> Statement:
+    """One statement (no ``;`` between its tokens), as the server reads it."""
+    reader = _Reader(sql, code)
+    if reader.words("SET", "STATEMENT"):
+        return _set_statement(reader)
+    verb = code[0].word
+    if verb in {"PREPARE", "EXECUTE", "CALL"}:
+        return _dynamic(sql, code)
+    if verb == "OPTIMIZE":
+        return _unparsed(sql, "OPTIMIZE rebuilds the table (ALTER TABLE … FORCE can be held)")
+    parsed = _table_ddl(reader)
+    if parsed is not None:
+        return parsed
+    if _ddl_like(code):
+        return _unparsed(sql, "it is not an ALTER TABLE, CREATE INDEX or DROP INDEX it knows")
     return Statement(sql, None, None, "other")
+
+
+def _set_statement(reader: _Reader) -> Statement:
+    """MariaDB's ``SET STATEMENT var=value, … FOR <statement>``: the settings stay in front,
+    the statement after FOR is what runs."""
+    start = reader.code[0].start
+    depth = 0
+    while (token := reader.peek()) is not None and not (depth == 0 and token.word == "FOR"):
+        if token.kind == "symbol" and token.text in "()":
+            depth += 1 if token.text == "(" else -1
+        reader.at += 1
+    if reader.peek() is None or reader.peek(1) is None:
+        return Statement(reader.sql, None, None, "other")
+    reader.at += 1
+    inner = _one(reader.sql, reader.rest())
+    if inner.alterable is None:
+        return inner
+    head, rest = inner.alterable
+    prefix = reader.sql[start : reader.code[reader.at - 1].end]
+    return replace(inner, alterable=(f"{prefix} {head}", rest))
+
+
+def _table_ddl(reader: _Reader) -> Statement | None:
+    """ALTER TABLE, CREATE or DROP INDEX or TABLE, RENAME TABLE; None for anything else."""
+    if reader.words("ALTER"):
+        return _alter(reader, reader.code[0].start)
+    if reader.words("CREATE"):
+        return _create(reader)
+    if reader.words("DROP"):
+        return _drop(reader)
+    if reader.words("RENAME", "TABLE"):
+        return _simple(reader, "rename_table")
+    return None
+
+
+def _create(reader: _Reader) -> Statement | None:
+    replaces = reader.words("OR", "REPLACE")
+    kind = reader.one_of(_INDEX_KINDS)
+    if reader.words("INDEX"):
+        return _create_index(reader, replaces=replaces, kind=kind)
+    reader.words("TEMPORARY")
+    if kind is None and reader.words("TABLE"):
+        reader.words("IF", "NOT", "EXISTS")
+        return _simple(reader, "create_table")
+    return None
+
+
+def _drop(reader: _Reader) -> Statement | None:
+    if reader.words("INDEX"):
+        return _drop_index(reader)
+    reader.words("TEMPORARY")
+    if reader.words("TABLE"):
+        reader.words("IF", "EXISTS")
+        return _simple(reader, "drop_table")
+    return None
+
+
+def _dynamic(sql: str, code: list[_Token]) -> Statement:
+    """PREPARE, EXECUTE or CALL: what they run is text the guard judges only when it is
+    written there, as a string holding no table DDL."""
+    literal = [token for token in code if token.kind == "string"]
+    words = [token.word for token in code]
+    if words[:1] == ["EXECUTE"] and words[1:2] != ["IMMEDIATE"] and len(code) >= 2:
+        return Statement(sql, None, None, "other")  # runs what PREPARE was judged on
+    if words[:1] != ["CALL"] and len(literal) == 1 and code[-1] is literal[0]:
+        inner = literal[0].text[1:-1]
+        if parse(inner).kind not in GUARDED:
+            return Statement(sql, None, None, "other")
+    return _unparsed(sql, "it runs SQL the guard cannot read (PREPARE, EXECUTE or CALL)")
+
+
+def _simple(reader: _Reader, kind: str) -> Statement:
+    table = reader.table()
+    if table is None:
+        return Statement(reader.sql, None, None, kind)
+    schema, name, _, _ = table
+    return Statement(reader.sql, name, None, kind, schema=schema)
+
+
+def _alter(reader: _Reader, start: int) -> Statement:
+    sql = reader.sql
+    online = reader.words("ONLINE")
+    reader.words("IGNORE")
+    if not reader.words("TABLE"):
+        token = reader.peek()
+        if token is not None and token.word in _NOT_TABLES:
+            return Statement(sql, None, None, "other")
+        return _unparsed(sql, "it is not an ALTER TABLE it knows")
+    reader.words("IF", "EXISTS")
+    table = reader.table()
+    if table is None:
+        return _unparsed(sql, "its table's name is not one it can read")
+    schema, name, _, _ = table
+    reader.wait()
+    head = sql[start : reader.code[reader.at - 1].end]
+    algorithm, lock = None, "NONE" if online else None
+    kept: list[str] = []
+    for item in _split(reader.rest(), ",") if reader.rest() else []:
+        if not item:
+            return _unparsed(sql, "an empty item between commas")
+        clause = _clause(item)
+        if clause is None:
+            if _clauses_inside(item):
+                return _unparsed(sql, "an ALGORITHM or LOCK clause it cannot take apart")
+            kept.append(sql[item[0].start : item[-1].end])
+        elif clause[0] == "ALGORITHM":
+            algorithm = None if clause[1] == "DEFAULT" else clause[1]
+        else:
+            lock = None if clause[1] == "DEFAULT" else clause[1]
+    return Statement(
+        sql, name, (head, ", ".join(kept)), "alter", schema=schema, algorithm=algorithm, lock=lock
+    )
+
+
+def _create_index(reader: _Reader, *, replaces: bool, kind: str | None) -> Statement:
+    # As ALTER TABLE ... ADD INDEX: the same DDL, with the clause in the same place.
+    sql = reader.sql
+    exists = "IF NOT EXISTS " if reader.words("IF", "NOT", "EXISTS") else ""
+    index = reader.identifier()
+    if index is None:
+        return _unparsed(sql, "its index's name is not one it can read")
+    using = ""
+    token, method = reader.peek(), reader.peek(1)
+    if token is not None and token.word in {"USING", "TYPE"} and method is not None:
+        using = f"{sql[token.start : method.end]} "
+        reader.at += 2
+    if not reader.words("ON"):
+        return _unparsed(sql, "it is not a CREATE INDEX it knows")
+    table = reader.table()
+    if table is None:
+        return _unparsed(sql, "its table's name is not one it can read")
+    schema, name, table_start, table_end = table
+    wait = reader.wait()
+    algorithm, lock, options = _trailing_clauses(sql, reader.rest())
+    if options is None:
+        return _unparsed(sql, "an ALGORITHM or LOCK clause it cannot take apart")
+    head = f"ALTER TABLE {sql[table_start:table_end]}{wait}"
+    add = f"ADD {kind + ' ' if kind else ''}INDEX {exists}{index.text} {using}{options}"
+    rest = f"DROP INDEX IF EXISTS {index.text}, {add}" if replaces else add
+    return Statement(
+        sql, name, (head, rest), "create_index", schema=schema, algorithm=algorithm, lock=lock
+    )
+
+
+def _trailing_clauses(sql: str, tokens: list[_Token]) -> tuple[str | None, str | None, str | None]:
+    """CREATE or DROP INDEX's space-separated ALGORITHM and LOCK clauses, taken from the
+    end of ``tokens``: (algorithm, lock, the text before them), None for text when a
+    clause hides elsewhere."""
+    written: dict[str, str | None] = {}
+    end = len(tokens)
+    while end > 0:
+        value = tokens[end - 1]
+        name_at = end - 3 if end >= 3 and tokens[end - 2].text == "=" else end - 2
+        if name_at < 0 or tokens[name_at].word not in _CLAUSE_VALUES:
+            break
+        if value.word not in _CLAUSE_VALUES[tokens[name_at].word]:
+            break
+        # Read from the end: the first of each kind met is the one the server takes.
+        written.setdefault(tokens[name_at].word, None if value.word == "DEFAULT" else value.word)
+        end = name_at
+    if _clauses_inside(tokens[:end]):
+        return None, None, None
+    text = sql[tokens[0].start : tokens[end - 1].end] if end else ""
+    return written.get("ALGORITHM"), written.get("LOCK"), text
+
+
+def _drop_index(reader: _Reader) -> Statement:
+    # MariaDB takes no ALGORITHM clause on DROP INDEX; the ALTER form is the same DDL.
+    sql = reader.sql
+    exists = "IF EXISTS " if reader.words("IF", "EXISTS") else ""
+    index = reader.identifier()
+    if index is None or not reader.words("ON"):
+        return _unparsed(sql, "it is not a DROP INDEX it knows")
+    table = reader.table()
+    if table is None:
+        return _unparsed(sql, "its table's name is not one it can read")
+    schema, name, table_start, table_end = table
+    wait = reader.wait()
+    algorithm, lock, left = _trailing_clauses(sql, reader.rest())
+    if left:
+        return _unparsed(sql, "it is not a DROP INDEX it knows")
+    head = f"ALTER TABLE {sql[table_start:table_end]}{wait}"
+    return Statement(
+        sql,
+        name,
+        (head, f"DROP INDEX {exists}{index.text}"),
+        "drop_index",
+        schema=schema,
+        algorithm=algorithm,
+        lock=lock,
+    )
 
 
 class Cursor(Protocol):
@@ -156,7 +556,8 @@ class Outcome:
 def run_cheapest(
     cursor: Cursor, statement: Statement, levels: Sequence[Level], parameters: Any = None
 ) -> Outcome:
-    """Run ``statement`` at the first of ``levels`` the server accepts.
+    """Run ``statement`` at the first of ``levels`` its own clauses allow and the server
+    accepts.
 
     ``parameters`` go to the driver as SQLAlchemy would pass them: with them, PyMySQL
     turns the ``%%`` SQLAlchemy writes for a literal ``%`` back into ``%``.
@@ -165,7 +566,9 @@ def run_cheapest(
     error is the statement's own and propagates.
     """
     refusals: list[str] = []
-    for level in levels:
+    # Only what the author's own clauses let the server take: the server takes the last
+    # ALGORITHM and LOCK written, so an author's clause would otherwise override ours.
+    for level in (level for level in levels if statement.allows(level)):
         try:
             cursor.execute(statement.at(level), parameters)
         except pymysql.err.MySQLError as error:
