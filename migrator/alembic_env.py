@@ -18,6 +18,7 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin, _all_plugins
 from alembic.util import CommandError
 from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
+from sqlalchemy.sql import sqltypes
 
 from migrator import indexes
 from migrator.marker import MARKER_TABLE
@@ -67,13 +68,9 @@ def compare_type(
     to Alembic's comparison.
     """
     stored = _stored_type(metadata_type)
-    if isinstance(inspected_type, sqlalchemy.Float) and isinstance(stored, sqlalchemy.Float):
-        floats_differ = _compare_floats(inspected_type, stored)
-        if floats_differ is not None:
-            return floats_differ
-    live_digits, wanted_digits = _fractional_seconds(inspected_type), _fractional_seconds(stored)
-    if None not in {live_digits, wanted_digits} and live_digits != wanted_digits:
-        return True
+    stored_differently = _stored_differently(inspected_type, stored)
+    if stored_differently is not None:
+        return stored_differently
     if isinstance(inspected_type, sqlalchemy.Enum) and isinstance(metadata_type, sqlalchemy.Enum):
         return list(inspected_type.enums) != list(metadata_type.enums)
     if isinstance(inspected_type, sqlalchemy.Integer) and isinstance(
@@ -95,6 +92,30 @@ def _stored_type(type_: Any) -> Any:
     if isinstance(type_, sqlalchemy.TypeDecorator):
         return type_.impl_instance
     return type_
+
+
+def _stored_differently(inspected_type: Any, stored: Any) -> bool | None:
+    """Floats, BLOBs and times compared as the server stores them; None when unsure."""
+    if isinstance(inspected_type, sqlalchemy.Float) and isinstance(stored, sqlalchemy.Float):
+        return _compare_floats(inspected_type, stored)
+    blob = _blob_stored_as(stored)
+    if blob is not None and isinstance(inspected_type, sqltypes._Binary):
+        return type(inspected_type).__name__ != blob
+    live_digits, wanted_digits = _fractional_seconds(inspected_type), _fractional_seconds(stored)
+    if None not in {live_digits, wanted_digits} and live_digits != wanted_digits:
+        return True
+    return None
+
+
+# MySQL stores BLOB(M) as the smallest kind that holds M bytes.
+_BLOB_KINDS = ((2**8 - 1, "TINYBLOB"), (2**16 - 1, "BLOB"), (2**24 - 1, "MEDIUMBLOB"))
+
+
+def _blob_stored_as(type_: Any) -> str | None:
+    """The kind of BLOB the server makes of a generic ``LargeBinary(length)``."""
+    if type(type_) not in {sqlalchemy.LargeBinary, sqlalchemy.BLOB} or not type_.length:
+        return None
+    return next((kind for limit, kind in _BLOB_KINDS if type_.length <= limit), "LONGBLOB")
 
 
 def _compare_floats(inspected_type: Any, metadata_type: Any) -> bool | None:

@@ -51,6 +51,8 @@ CONTROL = {
     # MySQL stores FLOAT(53) as DOUBLE (issue 24 item 5).
     "float_precision_53": tables('    sa.Column("f", sa.Float(precision=53)),'),
     "float_precision_10": tables('    sa.Column("f", sa.Float(precision=10)),'),
+    # MySQL stores BLOB(65536) as MEDIUMBLOB (buildbot's logchunks.content).
+    "blob_length": tables('    sa.Column("content", sa.LargeBinary(65536)),'),
     "descending_index": tables(extra='sa.Index("ix_t_a_b", t.c.a.desc(), t.c.b)'),
     "prefix_index": tables(extra='sa.Index("ix_t_b", t.c.b, mysql_length={"b": 10})'),
     # Issue 27 item 3: MySQL lowercases it, MariaDB drops the parentheses.
