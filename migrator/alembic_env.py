@@ -18,7 +18,9 @@ from alembic.operations import ops
 from alembic.runtime.plugins import Plugin, _all_plugins
 from alembic.util import CommandError
 from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
+from sqlalchemy.sql import sqltypes
 
+from migrator import indexes
 from migrator.marker import MARKER_TABLE
 
 CONNECTION = "connection"
@@ -61,8 +63,14 @@ def compare_type(
     metadata_type: Any,
 ) -> bool | None:
     """ENUMs differ when their values or their order differ (Alembic ignores the order),
-    integers when their signedness differs. None leaves the rest to Alembic's comparison.
+    integers when their signedness differs, floats when the server stores them with
+    another precision, times when their fractional seconds differ. None leaves the rest
+    to Alembic's comparison.
     """
+    stored = _stored_type(metadata_type)
+    stored_differently = _stored_differently(inspected_type, stored)
+    if stored_differently is not None:
+        return stored_differently
     if isinstance(inspected_type, sqlalchemy.Enum) and isinstance(metadata_type, sqlalchemy.Enum):
         return list(inspected_type.enums) != list(metadata_type.enums)
     if isinstance(inspected_type, sqlalchemy.Integer) and isinstance(
@@ -76,6 +84,70 @@ def compare_type(
         context, inspected_column, metadata_type
     ):
         return True
+    return None
+
+
+def _stored_type(type_: Any) -> Any:
+    """What a TypeDecorator stores; other types are their own."""
+    if isinstance(type_, sqlalchemy.TypeDecorator):
+        return type_.impl_instance
+    return type_
+
+
+def _stored_differently(inspected_type: Any, stored: Any) -> bool | None:
+    """Floats, BLOBs and times compared as the server stores them; None when unsure."""
+    if isinstance(inspected_type, sqlalchemy.Float) and isinstance(stored, sqlalchemy.Float):
+        return _compare_floats(inspected_type, stored)
+    blob = _blob_stored_as(stored)
+    if blob is not None and isinstance(inspected_type, sqltypes._Binary):
+        return type(inspected_type).__name__ != blob
+    live_digits, wanted_digits = _fractional_seconds(inspected_type), _fractional_seconds(stored)
+    if None not in {live_digits, wanted_digits} and live_digits != wanted_digits:
+        return True
+    return None
+
+
+# MySQL stores BLOB(M) as the smallest kind that holds M bytes.
+_BLOB_KINDS = ((2**8 - 1, "TINYBLOB"), (2**16 - 1, "BLOB"), (2**24 - 1, "MEDIUMBLOB"))
+
+
+def _blob_stored_as(type_: Any) -> str | None:
+    """The kind of BLOB the server makes of a generic ``LargeBinary(length)``."""
+    if type(type_) not in {sqlalchemy.LargeBinary, sqlalchemy.BLOB} or not type_.length:
+        return None
+    return next((kind for limit, kind in _BLOB_KINDS if type_.length <= limit), "LONGBLOB")
+
+
+def _compare_floats(inspected_type: Any, metadata_type: Any) -> bool | None:
+    """MySQL stores `FLOAT(p)` as `FLOAT` up to 24 bits of precision and as `DOUBLE`
+    above, so `Float(precision=53)` comes back as `DOUBLE`; None when unsure."""
+    if _stores_double(inspected_type) != _stores_double(metadata_type):
+        return True
+    if type(metadata_type) in {sqlalchemy.Float, sqlalchemy.FLOAT} and not getattr(
+        metadata_type, "scale", None
+    ):
+        return False  # a binary precision names the storage, which is the same
+    return None
+
+
+def _stores_double(type_: Any) -> bool:
+    if isinstance(type_, sqlalchemy.Double | sqlalchemy.REAL):
+        return True
+    binary_precision = type(type_) in {sqlalchemy.Float, sqlalchemy.FLOAT}
+    return binary_precision and (type_.precision or 0) > _FLOAT_BITS
+
+
+_FLOAT_BITS = 24
+
+
+def _fractional_seconds(type_: Any) -> int | None:
+    """A DATETIME, TIMESTAMP or TIME column's fractional seconds digits (0 to 6).
+
+    Alembic ignores type arguments when one side has none, so DATETIME against
+    DATETIME(6) looks equal to it; None for other types.
+    """
+    if isinstance(type_, sqlalchemy.DateTime | sqlalchemy.Time):
+        return int(getattr(type_, "fsp", None) or 0)
     return None
 
 
@@ -116,33 +188,74 @@ def _utf8mb3(name: str | None) -> str:
 _CURRENT_TIMESTAMP = {"current_timestamp", "current_timestamp()", "now()", "localtimestamp"}
 _PRECISE_TIMESTAMP = re.compile(r"(?:current_timestamp|now|localtimestamp)\s*\(\s*(\d+)\s*\)")
 _BOOLEANS = {"true": "1", "false": "0"}
+# A quoted literal, or a run of anything else; quotes inside a literal are doubled.
+_LITERAL_OR_CODE = re.compile(r"('(?:[^']|'')*')|([^']+)")
+# MySQL 8.0+ writes a character set introducer before string literals in expressions.
+_INTRODUCER = re.compile(r"(?:^|(?<=[^\w$]))_[a-z0-9]+$", re.IGNORECASE)
 
 
-def normalize_default(default: str | None) -> str | None:
+def normalize_default(default: str | None, *, numeric: bool) -> str | None:
     """One spelling per server default: MySQL 8 and MariaDB report the same default as
-    `'0'`, `0`, `0.00` or `(0)`, and `CURRENT_TIMESTAMP` as `current_timestamp()`."""
+    `'0'`, `0`, `0.00` or `(0)`, `CURRENT_TIMESTAMP` as `current_timestamp()`, and an
+    expression as `(json_array())` or `JSON_ARRAY()`.
+
+    ``numeric`` is for number columns only: `'1.10'` and `'1.1'` are one number but
+    two strings.
+    """
     if default is None:
         return None
     # `CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP` comes back as one default text.
     parts = re.split(r"\s+on\s+update\s+", default.strip(), flags=re.IGNORECASE)
     if len(parts) > 1:
-        return " on update ".join(str(normalize_default(part)) for part in parts)
-    text = default.strip()
+        return " on update ".join(str(normalize_default(part, numeric=numeric)) for part in parts)
+    text = _without_introducers(default.strip())
     while len(text) >= 2 and text[0] == "(" and text[-1] == ")":
         text = text[1:-1].strip()
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        text = text[1:-1].replace("''", "'")
+    # Function names and keywords are case-insensitive, quoted literals are not.
+    text = text[1:-1].replace("''", "'") if _is_one_literal(text) else _lowercase_code(text)
     lowered = text.lower()
     if lowered in _CURRENT_TIMESTAMP:
         return "current_timestamp"
     precise = _PRECISE_TIMESTAMP.fullmatch(lowered)
     if precise:  # CURRENT_TIMESTAMP(6), now(6)
         return f"current_timestamp({precise.group(1)})"
-    text = _BOOLEANS.get(lowered, text)
+    return _normalize_number(_BOOLEANS.get(lowered, text)) if numeric else text
+
+
+def _normalize_number(text: str) -> str:
     try:
         return str(Decimal(text).normalize()) if text else text
     except InvalidOperation:
         return text
+
+
+def _is_one_literal(text: str) -> bool:
+    match = _LITERAL_OR_CODE.match(text)
+    return match is not None and match.group(1) is not None and match.end() == len(text)
+
+
+def _without_introducers(text: str) -> str:
+    """``text`` without the `_utf8mb4` before its literals: `(_utf8mb4'')` is `('')`."""
+    return "".join(
+        literal if literal else _INTRODUCER.sub("", code) if text[end:].startswith("'") else code
+        for literal, code, end in (
+            (match.group(1), match.group(2), match.end())
+            for match in _LITERAL_OR_CODE.finditer(text)
+        )
+    )
+
+
+def _lowercase_code(text: str) -> str:
+    """``text`` lowercased outside its quoted literals, with its whitespace collapsed."""
+    return "".join(
+        literal if literal else re.sub(r"\s+", " ", code.lower())
+        for literal, code in _LITERAL_OR_CODE.findall(text)
+    )
+
+
+def _is_numeric(type_: Any) -> bool:
+    numbers = (sqlalchemy.Integer, sqlalchemy.Numeric, sqlalchemy.Float, sqlalchemy.Boolean)
+    return isinstance(_stored_type(type_), numbers)
 
 
 def compare_server_default(  # noqa: PLR0917 - the signature is Alembic's
@@ -154,7 +267,10 @@ def compare_server_default(  # noqa: PLR0917 - the signature is Alembic's
     rendered_metadata_default: str | None,
 ) -> bool:
     """True when the server defaults really differ, after normalising both spellings."""
-    return normalize_default(inspected_default) != normalize_default(rendered_metadata_default)
+    numeric = _is_numeric(metadata_column.type)
+    return normalize_default(inspected_default, numeric=numeric) != normalize_default(
+        rendered_metadata_default, numeric=numeric
+    )
 
 
 def compare_autoincrement(  # noqa: PLR0917 - the signature is Alembic's
@@ -228,6 +344,13 @@ if MYSQL_PLUGIN not in _all_plugins:
             qualifier=dialect,
             priority=DispatchPriority.FIRST,
         )
+    # After Alembic's own index comparison, which they correct.
+    plugin.add_autogenerate_comparator(
+        indexes.compare_indexes, "table", "indexes", priority=DispatchPriority.LAST
+    )
+    plugin.add_autogenerate_comparator(
+        indexes.compare_primary_key, "table", "primary_key", priority=DispatchPriority.LAST
+    )
     render.renderers.dispatch_for(ops.AlterColumnOp, replace=True)(_render_alter_column)
 
 

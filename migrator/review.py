@@ -38,7 +38,7 @@ def _copies_table(diff: Any) -> str | None:
     operation = diff[0]
     if operation == "modify_type":
         return "a type change copies the table and blocks writes, unless the server widens in place"
-    if operation in {"add_pk", "remove_pk"}:
+    if operation in {"add_pk", "remove_pk", "modify_pk"}:
         return "a primary key change rebuilds the table"
     if operation == "add_column":
         computed = diff[-1].computed

@@ -1,0 +1,90 @@
+"""Control test on real open-source applications that ship Alembic migrations and
+SQLAlchemy models and support MySQL: `create_all` of their models, stamp their head,
+and `check` must be clean (exit 0). Their versions are pinned in pyproject's dev extra.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ScratchDatabase, unavailable
+from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+
+
+@dataclass(frozen=True)
+class Application:
+    package: str  # the distribution on PyPI
+    models: str  # module:attribute of the models' MetaData
+    versions: str  # the package's Alembic versions directory, relative to the module below
+    versions_module: str
+
+    def metadata(self) -> sa.MetaData:
+        module_name, _, attribute = self.models.partition(":")
+        found: object = importlib.import_module(module_name)
+        for name in attribute.split("."):
+            found = getattr(found, name)
+        assert isinstance(found, sa.MetaData)
+        return found
+
+    def versions_directory(self) -> Path:
+        module = importlib.import_module(self.versions_module)
+        assert module.__file__ is not None
+        return Path(module.__file__).parent / self.versions
+
+
+APPLICATIONS = {
+    # Float(precision=53), stored as DOUBLE by MySQL (issue 24 item 5).
+    "optuna": Application(
+        "optuna",
+        "optuna.storages._rdb.models:BaseModel.metadata",
+        "alembic/versions",
+        "optuna.storages._rdb",
+    ),
+    "buildbot": Application(
+        "buildbot",
+        "buildbot.db.model:Model.metadata",
+        "migrations/versions",
+        "buildbot.db",
+    ),
+}
+
+
+def installed(application: Application) -> Application:
+    try:
+        importlib.import_module(application.versions_module)
+    except ImportError:
+        unavailable(f"{application.package} is not installed (pip install -e '.[dev]')")
+    return application
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_check_is_clean_on_a_real_application_built_by_its_models(
+    name: str,
+    migrate: Migrate,
+    migrations: MigrationsDir,
+    schema: SchemaModule,
+    database: ScratchDatabase,
+) -> None:
+    application = installed(APPLICATIONS[name])
+    shutil.rmtree(migrations.path / "versions")
+    shutil.copytree(
+        application.versions_directory(),
+        migrations.path / "versions",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    engine = sa.create_engine(database.url.replace("mysql://", "mysql+pymysql://"))
+    try:
+        application.metadata().create_all(engine)
+    finally:
+        engine.dispose()
+    settings = {"MIGRATE_SCHEMA": application.models}
+    stamped = migrate("stamp", "head", **settings)
+    assert stamped.code == 0, stamped.stderr
+    checked = migrate("check", **settings)
+    assert checked.code == 0, checked.stderr
