@@ -386,7 +386,8 @@ def _baseline_revisions(script: ScriptDirectory, revision: str) -> tuple[str, ..
         named = script.get_revisions(revision)
     except CommandError as error:
         raise ConfigError(f"cannot baseline at {revision!r}: {error}") from None
-    # A relative name (`-1`) resolves to a string, and names no revision to adopt.
+    # A relative name that reaches past the first revision (`-2` of two) resolves to the
+    # string 'base': no revision to adopt.
     adopted = tuple(sorted(found.revision for found in named if isinstance(found, Script)))
     if not adopted:
         raise ConfigError(
