@@ -333,7 +333,11 @@ def stamp(
     revision: str,
 ) -> None:
     """Record ``revision`` as applied without running any migration."""
-    load_scripts(project, single_head=False)
+    script = load_scripts(project, single_head=False)
+    try:  # before the login: Alembic would create alembic_version, then fail
+        script.get_revisions(revision)
+    except CommandError as error:
+        raise ConfigError(f"cannot stamp {revision!r}: {error}") from None
     with (
         open_connection(connection_settings) as connection,
         _exclusive(connection, connection_settings, options),
@@ -384,7 +388,9 @@ def _baseline_revisions(script: ScriptDirectory, revision: str) -> tuple[str, ..
         named = script.get_revisions(revision)
     except CommandError as error:
         raise ConfigError(f"cannot baseline at {revision!r}: {error}") from None
-    adopted = tuple(sorted(found.revision for found in named if found is not None))
+    # A relative name that reaches past the first revision (`-2` of two) resolves to the
+    # string 'base': no revision to adopt.
+    adopted = tuple(sorted(found.revision for found in named if isinstance(found, Script)))
     if not adopted:
         raise ConfigError(
             f"cannot baseline at {revision!r}: name the revision the schema matches"

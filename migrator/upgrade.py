@@ -36,6 +36,7 @@ class ProjectScripts:
         # Only `head` can be decided from the files' text.
         self.history = static_history(project.migrations_dir) if revision == "head" else None
         self._script: ScriptDirectory | None = None
+        self._compiles: bool | None = None  # whether every revision file compiles
         self._loading = threading.Lock()
         if self.history is None:
             # Read before any login: a broken directory or revision is reported with
@@ -48,7 +49,12 @@ class ProjectScripts:
         Only compiled, so runners that then find the database at head import nothing;
         the full load, which every write waits for, catches the rest and words the error.
         """
-        if not all_compile(self.project.migrations_dir):
+        with self._loading:  # once for all the shards of a fleet
+            if self._compiles is None:
+                self._compiles = self._script is not None or all_compile(
+                    self.project.migrations_dir
+                )
+        if not self._compiles:
             self.script()
 
     def script(self) -> ScriptDirectory:

@@ -72,7 +72,7 @@ def test_the_image_carries_the_release_in_its_label_and_version(image: str) -> N
     shown = run_image("--version", image=image)
 
     assert labels["org.opencontainers.image.version"] == __version__
-    assert shown.stdout.split() == ["entrypoint.py", __version__]
+    assert shown.stdout.split() == ["migrator", __version__]
 
 
 def test_fresh_database_to_head_then_a_noop(image: str, database: ScratchDatabase) -> None:

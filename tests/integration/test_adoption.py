@@ -135,6 +135,12 @@ REFUSALS: dict[str, tuple[Callable[[ScratchDatabase], None], tuple[str, ...], in
         "'nope'",
     ),
     "base": (tables_built_without_these_migrations, ("base",), 2, "base"),
+    "a relative revision before the first": (
+        tables_built_without_these_migrations,
+        ("-2",),
+        2,
+        "base",
+    ),
     "foreign history without the flag": (
         foreign_history_with_tables,
         ("r0002",),
@@ -266,4 +272,17 @@ def test_baseline_writes_under_the_migration_lock(
         waited = migrate("baseline", "r0002", MIGRATE_LOCK_TIMEOUT="2")
 
     assert waited.code == 5, waited.stderr
+    assert live_checksum(database) == before
+
+
+def test_stamp_at_a_revision_the_migrations_lack_leaves_the_database_unchanged(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(2)
+    before = live_checksum(database)
+
+    refused = migrate("stamp", "nope")
+
+    assert refused.code == 2, refused.stderr
+    assert "cannot stamp 'nope'" in refused.error["message"]
     assert live_checksum(database) == before

@@ -23,7 +23,7 @@ def test_version_prints_it() -> None:
         [sys.executable, str(ENTRYPOINT), "--version"], capture_output=True, text=True, check=True
     )
 
-    assert shown.stdout.split() == ["entrypoint.py", __version__]
+    assert shown.stdout.split() == ["migrator", __version__]
 
 
 def test_pyproject_takes_it_from_the_package_and_names_no_other() -> None:
