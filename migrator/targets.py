@@ -26,6 +26,7 @@ from pathlib import Path
 
 from migrator.errors import ConfigError
 from migrator.target import (
+    MAX_DIGITS,
     DatabaseTarget,
     Project,
     parse_count,
@@ -232,8 +233,15 @@ def _urls(environ: Mapping[str, str], name: str, where: _Origins) -> list[tuple[
 
 def _shard_range(text: str, variable: str, where: _Origins) -> list[str]:
     variable = f"{variable}={shown(text)}{where.suffix(variable)}"
-    first, dash, last = text.partition("-")
-    low, high = parse_count(first.strip()), parse_count(last.strip())
+    first, dash, last = (part.strip() for part in text.partition("-"))
+    low, high = parse_count(first), parse_count(last)
+    if (
+        dash
+        and (low is None or high is None)
+        and (first + last).isascii()
+        and (first + last).isdigit()
+    ):
+        raise ConfigError(f"{variable}: a shard number has more than {MAX_DIGITS} digits")
     if dash and low is not None and high is not None:
         if low > high:
             raise ConfigError(f"{variable}: the range is empty")
