@@ -118,13 +118,22 @@ def test_an_empty_termination_log_is_exit_2_naming_the_default(run_cli: RunEntry
     assert_one_clear_line(result.stderr, "unset it for /dev/termination-log")
 
 
-def test_a_termination_log_that_is_a_directory_is_exit_2(
-    run_cli: RunEntrypoint, tmp_path: Path
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [(None, "is a directory"), ("9" * 5000, "File name too long")],
+    ids=["a directory", "a name of 5000 characters"],
+)
+def test_a_termination_log_no_run_could_write_is_exit_2(
+    run_cli: RunEntrypoint, tmp_path: Path, path: str | None, expected: str
 ) -> None:
-    result = run_cli("upgrade", DATABASE_URL=URL, **NO_WAIT, MIGRATE_TERMINATION_LOG=str(tmp_path))
+    termination_log = path or str(tmp_path)
 
-    assert result.code == 2
-    assert_one_clear_line(result.stderr, "is a directory")
+    result = run_cli(
+        "upgrade", DATABASE_URL=URL, **NO_WAIT, MIGRATE_TERMINATION_LOG=termination_log
+    )
+
+    assert result.code == 2, result.stderr[:2000]
+    assert_one_clear_line(result.stderr, expected)
 
 
 @pytest.mark.parametrize(
