@@ -80,12 +80,20 @@ def declared_names(declaration: str | None) -> list[str]:
     return names
 
 
+def location_variables(name: str) -> list[str]:
+    """The variables that say where the named target ``name``'s databases are."""
+    variable = name.upper()
+    return [
+        *(f"DATABASE_URL_{variable}{form}" for form in LOCATION_FORMS),
+        f"DATABASE_URL_{variable}_SHARDS",  # only with _TEMPLATE
+    ]
+
+
 def target_variables(name: str) -> list[str]:
     """Every variable that configures the named target ``name``."""
     variable = name.upper()
     return [
-        *(f"DATABASE_URL_{variable}{form}" for form in LOCATION_FORMS),
-        f"DATABASE_URL_{variable}_SHARDS",
+        *location_variables(name),
         f"MIGRATE_MIGRATIONS_DIR_{variable}",
         f"MIGRATE_SCHEMA_{variable}",
     ]
@@ -99,8 +107,8 @@ def with_env_file(
     the `.env` file's location of that target as a whole (with its _SHARDS)."""
     replaced: set[str] = set()
     for name in declared:
-        location = target_variables(name)[:4]
-        if any(variable in environ for variable in location[:3]):
+        location = location_variables(name)
+        if any(f"DATABASE_URL_{name.upper()}{form}" in environ for form in LOCATION_FORMS):
             replaced.update(location)
     applying = {
         name: value
