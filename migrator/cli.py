@@ -67,11 +67,7 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         if ENV_FILE.exists() and not ENV_FILE.is_file():
             raise ConfigError(f"{ENV_FILE} in the working directory is not a file")
         settings = read_fast_settings(os.environ, ENV_FILE) or _load_settings()
-        if settings.termination_log.is_dir():
-            raise ConfigError(
-                f"MIGRATE_TERMINATION_LOG={shown(settings.termination_log)} is a directory:"
-                " name a file"
-            )
+        _check_termination_log(settings.termination_log)
         termination_log = settings.termination_log
         debug = debug or settings.debug
         # A child process of a sharded run says which shard each of its lines is about.
@@ -150,6 +146,17 @@ def _review_variable_names(
             f"{', '.join(ignored)}: not a migration target (MIGRATE_TARGETS does not list"
             " it), ignored"
         )
+
+
+def _check_termination_log(path: Path) -> None:
+    """Exit 2 for a path no run could write; a missing /dev/termination-log outside
+    Kubernetes is fine (the README: "when it is writable")."""
+    try:
+        is_directory = path.is_dir()
+    except OSError as error:  # a name too long, say
+        raise ConfigError(f"MIGRATE_TERMINATION_LOG={shown(path)}: {error.strerror}") from None
+    if is_directory:
+        raise ConfigError(f"MIGRATE_TERMINATION_LOG={shown(path)} is a directory: name a file")
 
 
 def _fallback_termination_log() -> Path:

@@ -132,25 +132,49 @@ class Context:
 def wait(context: Context, *, head: bool) -> None:
     """Wait for every database the command covers, one after the other."""
     databases = _databases(context)
-    for target, database in databases:
-        fields = _about(target, database, databases)
+    for covered in databases:
         if head:
             from migrator import runner
 
             runner.wait_for_head(
-                target.project, database, context.options(), context.settings.head_timeout
+                covered.target.project,
+                covered.database,
+                context.options(),
+                context.settings.head_timeout,
             )
             continue
         from migrator.database import wait_for_database
 
-        wait_for_database(database).close()
-        log.info("the database accepts logins", extra=fields)
+        wait_for_database(covered.database).close()
+        log.info("the database accepts logins", extra=covered.fields(len(databases)))
 
 
-def _databases(context: Context) -> list[tuple[Target, ConnectionSettings]]:
-    """The databases a command that only reads covers (`status`, `check`, `wait`): the
-    --shard given, else every shard of the --target given, else of every target, as
-    `upgrade` migrates them."""
+@dataclass(frozen=True)
+class _Covered:
+    """One database a command covers: its target, its position there, how to reach it."""
+
+    target: Target
+    position: int
+    database: ConnectionSettings
+
+    def label(self) -> str:
+        return f"{self.target.name} {self.database.target.redacted_url()}"
+
+    def fields(self, count: int) -> dict[str, object]:
+        """The log fields that say which database a line is about, when there are several."""
+        if count == 1:
+            return {}
+        return {
+            "target_name": self.target.name,
+            "shard": self.position,
+            "database": self.database.target.redacted_url(),
+        }
+
+
+def _databases(context: Context) -> list[_Covered]:
+    """The databases `check` and `wait` cover: the --shard given, else every shard of the
+    --target given, else of every target, as `upgrade` migrates them (and `status` shows
+    them)."""
     if context.target_name is None and context.shard is None:
         targets = context.targets
         if not targets:
@@ -158,17 +182,13 @@ def _databases(context: Context) -> list[tuple[Target, ConnectionSettings]]:
     else:
         targets = [context.target()]
     if context.shard is not None:
-        return [(targets[0], context.connection(targets[0].shard(context.shard)))]
-    return [(target, context.connection(shard)) for target in targets for shard in target.shards]
-
-
-def _about(
-    target: Target, database: ConnectionSettings, every: list[tuple[Target, ConnectionSettings]]
-) -> dict[str, object]:
-    """The log fields that say which database a line is about, when there are several."""
-    if len(every) == 1:
-        return {}
-    return {"target_name": target.name, "database": database.target.redacted_url()}
+        shard = targets[0].shard(context.shard)
+        return [_Covered(targets[0], context.shard, context.connection(shard))]
+    return [
+        _Covered(target, position, context.connection(shard))
+        for target in targets
+        for position, shard in enumerate(target.shards)
+    ]
 
 
 def upgrade(context: Context, revision: str) -> None:
@@ -283,17 +303,16 @@ def check(context: Context) -> None:
     from migrator import runner
 
     if len(databases) == 1:
-        target, database = databases[0]
-        runner.check(target.project, database, use_lock=context.use_lock)
+        runner.check(databases[0].target.project, databases[0].database, use_lock=context.use_lock)
         return
     failures: list[tuple[str, MigratorError]] = []
-    for target, database in databases:
-        fields = _about(target, database, databases)
+    for covered in databases:
+        fields = covered.fields(len(databases))
         try:
-            runner.check(target.project, database, use_lock=context.use_lock)
+            runner.check(covered.target.project, covered.database, use_lock=context.use_lock)
         except MigratorError as error:  # the other databases are still checked
             log.error(error.message, extra={**fields, "exit_code": int(error.exit_status)})
-            failures.append((f"{target.name} {database.target.redacted_url()}", error))
+            failures.append((covered.label(), error))
     _raise_worst(failures, len(databases), "databases")
 
 

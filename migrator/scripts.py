@@ -114,7 +114,7 @@ def load_metadata(schema_ref: str, variable: str = "MIGRATE_SCHEMA") -> sqlalche
         module = importlib.import_module(module_name)
     except USER_CODE_ERRORS as error:
         raise ScriptError(
-            f"the schema module {module_name!r} cannot be imported: {describe(error)}"
+            f"the schema module {module_name!r} ({variable}) cannot be imported: {describe(error)}"
         ) from None
     metadata: object = module
     for name in attribute.split("."):  # `Base.metadata` of a declarative base

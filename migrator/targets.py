@@ -26,6 +26,7 @@ from pathlib import Path
 
 from migrator.errors import ConfigError
 from migrator.target import (
+    MAX_DIGITS,
     DatabaseTarget,
     Project,
     parse_count,
@@ -79,12 +80,20 @@ def declared_names(declaration: str | None) -> list[str]:
     return names
 
 
+def location_variables(name: str) -> list[str]:
+    """The variables that say where the named target ``name``'s databases are."""
+    variable = name.upper()
+    return [
+        *(f"DATABASE_URL_{variable}{form}" for form in LOCATION_FORMS),
+        f"DATABASE_URL_{variable}_SHARDS",  # only with _TEMPLATE
+    ]
+
+
 def target_variables(name: str) -> list[str]:
     """Every variable that configures the named target ``name``."""
     variable = name.upper()
     return [
-        *(f"DATABASE_URL_{variable}{form}" for form in LOCATION_FORMS),
-        f"DATABASE_URL_{variable}_SHARDS",
+        *location_variables(name),
         f"MIGRATE_MIGRATIONS_DIR_{variable}",
         f"MIGRATE_SCHEMA_{variable}",
     ]
@@ -98,8 +107,8 @@ def with_env_file(
     the `.env` file's location of that target as a whole (with its _SHARDS)."""
     replaced: set[str] = set()
     for name in declared:
-        location = target_variables(name)[:4]
-        if any(variable in environ for variable in location[:3]):
+        location = location_variables(name)
+        if any(f"DATABASE_URL_{name.upper()}{form}" in environ for form in LOCATION_FORMS):
             replaced.update(location)
     applying = {
         name: value
@@ -232,8 +241,15 @@ def _urls(environ: Mapping[str, str], name: str, where: _Origins) -> list[tuple[
 
 def _shard_range(text: str, variable: str, where: _Origins) -> list[str]:
     variable = f"{variable}={shown(text)}{where.suffix(variable)}"
-    first, dash, last = text.partition("-")
-    low, high = parse_count(first.strip()), parse_count(last.strip())
+    first, dash, last = (part.strip() for part in text.partition("-"))
+    low, high = parse_count(first), parse_count(last)
+    if (
+        dash
+        and (low is None or high is None)
+        and (first + last).isascii()
+        and (first + last).isdigit()
+    ):
+        raise ConfigError(f"{variable}: a shard number has more than {MAX_DIGITS} digits")
     if dash and low is not None and high is not None:
         if low > high:
             raise ConfigError(f"{variable}: the range is empty")

@@ -51,6 +51,7 @@ SHARED_VARIABLES = frozenset(
         "MYSQL_PS1",
         "MYSQL_TEST_LOGIN_FILE",
         "MYSQL_GROUP_SUFFIX",
+        "MYSQL_IMAGE",  # the Makefile's own, exported to every target it runs
     }
 )
 # What Kubernetes injects for a Service named `migrate` or `mysql` in the namespace.

@@ -290,7 +290,9 @@ def test_9_schema_module_that_fails_to_import(migrate: Migrate, schema: SchemaMo
     result = migrate("check", **settings)
 
     assert result.code == 9
-    assert "schema module 'app_schema' cannot be imported" in result.error["message"]
+    assert (
+        "schema module 'app_schema' (MIGRATE_SCHEMA) cannot be imported" in result.error["message"]
+    )
     assert "no_such_package_here" in result.error["message"]
 
 

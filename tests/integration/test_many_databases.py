@@ -280,7 +280,10 @@ def test_a_named_target_names_its_own_variables_and_status_covers_every_target(
         settings["MIGRATE_MIGRATIONS_DIR_LOG"] = str(log_migrations.path)
         upgraded = migrate(**settings)
         status = migrate("status", **settings)
+        waited = migrate("wait", "--head", **settings)
 
+    assert waited.code == 0, waited.stderr
+    assert waited.messages().count("the database is at head") == 2  # the default and log
     assert missing.code == 2
     assert "MIGRATE_MIGRATIONS_DIR_LOG=" in missing.error["message"]
     assert upgraded.code == 0, upgraded.stderr

@@ -148,3 +148,21 @@ def test_an_ordinary_environment_has_nothing_to_say() -> None:
     found = review(environ, [])
 
     assert (found.errors, found.warnings, found.ignored) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("stranger", "code"),
+    [({}, 3), ({"MIGRATE_BLOCKING_DLL": "refuse"}, 2), ({"DATABSE_URL": URL}, 3)],
+    ids=["none", "a misspelt MIGRATE_ variable", "a near miss"],
+)
+def test_the_review_runs_on_the_fast_path_without_pydantic(
+    run_cli: RunEntrypoint, stranger: dict[str, str], code: int
+) -> None:
+    """The names are judged on the fast reader's path too, which must stay light: no
+    pydantic ever, and difflib only to word a message."""
+    result = run_cli("wait", **DATABASE, **stranger, PYTHONVERBOSE="1")
+
+    assert result.code == code, result.stderr[-2000:]
+    assert "import 'migrator.variable_names'" in result.stderr  # the probe sees imports
+    assert "import 'pydantic'" not in result.stderr
+    assert ("import 'difflib'" in result.stderr) == ("MIGRATE_BLOCKING_DLL" in stranger)
