@@ -74,9 +74,10 @@ class BlockingGuard:
             reason = outcome.refusals[-1]
         else:
             reason = f"the revision itself asks for {parsed.clauses}"
+        table = f"{parsed.schema}.{parsed.table}" if parsed.schema else parsed.table
         what = (
             f"revision {revision}: `{_preview(statement)}` would block writes on"
-            f" {parsed.table} (~{rows} rows): {reason}"
+            f" {table} (~{rows} rows): {reason}"
         )
         if self.policy == "refuse":
             raise BlockingDdlRefused(f"{what}; MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}")

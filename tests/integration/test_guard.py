@@ -343,3 +343,23 @@ def test_warn_runs_what_it_cannot_take_apart_and_says_so(
     assert warning.startswith("revision a2: cannot take `/*!50000 ALTER TABLE ledger")
     assert warning.endswith("running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
     assert "level" in columns(guarded)
+
+
+def test_a_qualified_table_is_measured_in_the_database_it_names(
+    server: Server, template: str, tmp_path: Path
+) -> None:
+    with scratch_databases(server, 2) as (home, other):
+        copy_of(template, home).execute("DELETE FROM ledger")
+        home.execute("ANALYZE TABLE ledger")  # small here, big in `other`
+        copy_of(template, other)
+        migrations = MigrationsDir.create(tmp_path / "migrations")
+        migrations.add("a1", None, upgrade=BASE)
+        migrations.add("a2", "a1", upgrade=[sql(f"ALTER TABLE `{other.name}`.ledger {RETYPE}")])
+        (tmp_path / "cwd").mkdir()
+        before = live_checksum(other)
+
+        result = Migrate(home, migrations, tmp_path / "cwd")("upgrade", **BIG)
+
+        assert result.code == 11, result.stderr
+        assert f"would block writes on {other.name}.ledger (~" in result.error["message"]
+        assert live_checksum(other) == before
