@@ -363,3 +363,30 @@ def test_a_qualified_table_is_measured_in_the_database_it_names(
         assert result.code == 11, result.stderr
         assert f"would block writes on {other.name}.ledger (~" in result.error["message"]
         assert live_checksum(other) == before
+
+
+def test_warn_runs_a_statement_that_takes_no_clause_as_written(
+    guarded: ScratchDatabase, migrations: MigrationsDir, migrate: Migrate
+) -> None:
+    # Partitioning takes no ALGORITHM/LOCK clause before it: the server cannot read the
+    # guarded form (1064), which must not fail a statement the server accepts as written.
+    migrations.add(
+        "a2",
+        "a1",
+        upgrade=[
+            sql("CREATE TABLE parts (id INT PRIMARY KEY)"),
+            sql("INSERT INTO parts SELECT id FROM ledger"),
+            sql("ANALYZE TABLE parts"),
+            sql("ALTER TABLE parts PARTITION BY KEY (id) PARTITIONS 2"),
+        ],
+    )
+
+    result = migrate("upgrade", **{**BIG, "MIGRATE_BLOCKING_DDL": "warn"})
+
+    assert result.code == 0, result.stderr
+    (warning,) = [e["message"] for e in result.logs if e["level"] == "warning"]
+    assert "cannot read it with an ALGORITHM/LOCK clause" in warning
+    assert guarded.execute(
+        "SELECT COUNT(*) FROM information_schema.partitions WHERE table_schema = DATABASE()"
+        " AND table_name = 'parts'"
+    ) == [(2,)]
