@@ -390,3 +390,18 @@ def test_warn_runs_a_statement_that_takes_no_clause_as_written(
         "SELECT COUNT(*) FROM information_schema.partitions WHERE table_schema = DATABASE()"
         " AND table_name = 'parts'"
     ) == [(2,)]
+
+
+def test_warn_logs_the_servers_reason_then_runs_the_statement_as_written(
+    guarded: ScratchDatabase, migrations: MigrationsDir, migrate: Migrate
+) -> None:
+    migrations.add("a2", "a1", upgrade=[sql(f"{ALTER}, ALGORITHM=COPY")])
+
+    result = migrate("upgrade", **{**BIG, "MIGRATE_BLOCKING_DDL": "warn"})
+
+    assert result.code == 0, result.stderr
+    (warning,) = [e["message"] for e in result.logs if e["level"] == "warning"]
+    assert warning.startswith(f"revision a2: `{ALTER}, ALGORITHM=COPY` would block writes on")
+    assert "is not supported" in warning  # the server's own reason
+    assert warning.endswith("running it anyway (MIGRATE_BLOCKING_DDL=warn)")
+    assert columns(guarded)["hp"].startswith("int")
