@@ -315,9 +315,6 @@ class _Reader:
     def rest(self) -> list[_Token]:
         return self.code[self.at :]
 
-    def text(self, start: int, end: int) -> str:
-        return self.sql[start:end]
-
 
 def _clause(item: list[_Token]) -> tuple[str, str] | None:
     """(ALGORITHM or LOCK, its value) when ``item`` is exactly such a clause."""
