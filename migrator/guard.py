@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pymysql
+
 from migrator import online_ddl
 from migrator.config import BlockingDdlPolicy
 from migrator.errors import BlockingDdlRefused
@@ -27,6 +29,7 @@ from migrator.plan import PlannedStatement, fresh_statistics
 
 log = get_logger()
 
+SYNTAX_ERROR = 1064  # ER_PARSE_ERROR
 # The runner's own tables: written within each revision, never big.
 BOOKKEEPING = frozenset({"alembic_version", MARKER_TABLE})
 
@@ -47,13 +50,7 @@ class BlockingGuard:
     def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
         parsed = online_ddl.parse(statement)
         if parsed.kind == "unparsed":
-            what = (
-                f"revision {revision}: cannot take `{_preview(statement)}` apart ({parsed.reason})"
-            )
-            if self.policy == "refuse":
-                raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
-            log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
-            return False
+            return self._cannot_take_apart(revision, statement, str(parsed.reason))
         if parsed.alterable is None or parsed.table is None or parsed.table in BOOKKEEPING:
             return False
         rows = _table_rows(cursor, parsed.schema, parsed.table)
@@ -63,28 +60,19 @@ class BlockingGuard:
             # The author's own clauses hold it: the server runs it without blocking
             # writes, or refuses it before any work (the revision's own error).
             cursor.execute(statement, parameters)
-            self._ran(revision, parsed, rows, parsed.algorithm, parsed.lock or "NONE")
-            return True
-        outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
-        if outcome.level is not None:
-            level = outcome.level
-            self._ran(revision, parsed, rows, level.algorithm, level.lock_level)
-            return True
-        if outcome.refusals:
-            reason = outcome.refusals[-1]
+            algorithm, lock = parsed.algorithm, parsed.lock or "NONE"
         else:
-            reason = f"the revision itself asks for {parsed.clauses}"
-        what = (
-            f"revision {revision}: `{_preview(statement)}` would block writes on"
-            f" {parsed.table} (~{rows} rows): {reason}"
-        )
-        if self.policy == "refuse":
-            raise BlockingDdlRefused(f"{what}; MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}")
-        log.warning(f"{what}; running it anyway (MIGRATE_BLOCKING_DDL=warn)")
-        return False
-
-    @staticmethod
-    def _ran(revision: str, parsed: Statement, rows: int, algorithm: str | None, lock: str) -> None:
+            try:
+                outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
+            except pymysql.err.ProgrammingError as error:
+                if error.args[0] != SYNTAX_ERROR:
+                    raise
+                # Partitioning, for one, takes no ALGORITHM/LOCK clause before it; nothing ran.
+                reason = "the server cannot read it with an ALGORITHM/LOCK clause"
+                return self._cannot_take_apart(revision, statement, reason)
+            if outcome.level is None:
+                return self._would_block(revision, statement, parsed, rows, outcome.refusals)
+            algorithm, lock = outcome.level.algorithm, outcome.level.lock_level
         log.info(
             "ran without blocking writes",
             extra={
@@ -95,6 +83,33 @@ class BlockingGuard:
                 "lock": lock,
             },
         )
+        return True
+
+    def _would_block(
+        self,
+        revision: str,
+        statement: str,
+        parsed: Statement,
+        rows: int,
+        refusals: tuple[str, ...],
+    ) -> bool:
+        reason = refusals[-1] if refusals else f"the revision itself asks for {parsed.clauses}"
+        table = f"{parsed.schema}.{parsed.table}" if parsed.schema else parsed.table
+        what = (
+            f"revision {revision}: `{_preview(statement)}` would block writes on"
+            f" {table} (~{rows} rows): {reason}"
+        )
+        if self.policy == "refuse":
+            raise BlockingDdlRefused(f"{what}; MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}")
+        log.warning(f"{what}; running it anyway (MIGRATE_BLOCKING_DDL=warn)")
+        return False
+
+    def _cannot_take_apart(self, revision: str, statement: str, reason: str) -> bool:
+        what = f"revision {revision}: cannot take `{_preview(statement)}` apart ({reason})"
+        if self.policy == "refuse":
+            raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
+        log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
+        return False
 
 
 def refuse_blocking(statements: list[PlannedStatement], min_rows: int) -> None:

@@ -6,6 +6,12 @@ asked when they can. That refusal is the ground truth for this server, this
 version and this table, so nothing here keeps a table of rules: a statement
 is offered the levels of `LADDER` in order, and the first one accepted is the
 one it ran with.
+
+:func:`parse` takes a statement apart as the server reads it, token by token
+(comments, quotes, executable comments, ``;``): its table and database
+qualifier, and the ALGORITHM/LOCK clauses its author wrote, or "unparsed" when
+that cannot be told for certain. The guard and ``plan`` both read statements
+through it.
 """
 
 from __future__ import annotations
@@ -308,9 +314,6 @@ class _Reader:
 
     def rest(self) -> list[_Token]:
         return self.code[self.at :]
-
-    def text(self, start: int, end: int) -> str:
-        return self.sql[start:end]
 
 
 def _clause(item: list[_Token]) -> tuple[str, str] | None:
