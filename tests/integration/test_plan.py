@@ -367,11 +367,9 @@ def test_a_revision_that_catches_the_refusal_is_not_stamped_as_applied(
         ],
     )
     revoke_shadow_databases(database)  # no plan beforehand: the statement itself is refused
-    before = live_checksum(database)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
-    assert live_checksum(database) == before
     assert result.code == 11, result.stderr
     assert database.version() == {"a1"}
     assert columns(database)["hp"].startswith("smallint")
