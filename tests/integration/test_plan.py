@@ -514,6 +514,7 @@ def test_plan_does_not_call_a_widening_or_a_word_in_a_default_destructive(
         "ALTER TABLE widths ADD COLUMN label VARCHAR(20) DEFAULT 'drop me'",
         "ALTER TABLE widths ADD COLUMN `drop` INT NULL",
         "ALTER TABLE widths RENAME COLUMN old_name TO new_name",
+        "ALTER TABLE widths RENAME TO wider",
     ]
     migrations.add("a2", "a1", upgrade=[sql(statement) for statement in widenings])
 
