@@ -566,6 +566,8 @@ def test_plan_logs_its_work_on_the_shadow_database_as_such(
     assert started["revision"] == "a2"
     assert started["shadow"] is True
     assert started["database"].startswith(f"{database.name}_shadow_")
+    (created,) = [e for e in result.logs if e["message"] == "created the shadow database"]
+    assert (created["database"], created["shadow"]) == (started["database"], True)
 
 
 def test_a_guarded_upgrade_that_plans_first_logs_applying_each_revision_once(
