@@ -90,7 +90,8 @@ _TABLE_STATEMENTS = frozenset(
 _TWO_WORD_STATEMENTS = frozenset(
     {("START", "TRANSACTION"), ("RENAME", "TABLE"), ("LOCK", "TABLES"), ("LOCK", "TABLE")}
 )
-_SERVER_FILES = frozenset({"OUTFILE", "DUMPFILE", "SONAME"})
+# Files on the server, code loaded into it, tables of another server (FEDERATED, CONNECT).
+_BEYOND_TABLES = frozenset({"OUTFILE", "DUMPFILE", "SONAME", "CONNECTION"})
 _SERVER_WIDE_SET = frozenset({"GLOBAL", "PERSIST", "PERSIST_ONLY", "@@GLOBAL", "@@PERSIST"})
 # Routines and triggers hold `;` inside their body: one statement, not several.
 _COMPOUND = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION"})
@@ -279,8 +280,8 @@ def _outside_reason(tokens: list[Token]) -> str | None:
     first = tokens[0]
     verb = first.word
     second = tokens[1].word if len(tokens) > 1 else ""
-    if _SERVER_FILES.intersection(token.word for token in tokens):
-        return "it writes a file on the server or loads code into it"
+    if _BEYOND_TABLES.intersection(token.word for token in tokens):
+        return "it reaches beyond tables: a file, a plugin or another server"
     if first.text == "(" or verb in _TABLE_STATEMENTS or (verb, second) in _TWO_WORD_STATEMENTS:
         return None
     if verb == "SET":

@@ -1,5 +1,5 @@
-"""Whether a column's new type may fail to hold a value of its old type: one judgement for
-`plan` and for the review of a generated revision.
+"""Whether a column's new type may fail to hold a value of its old type: the one judgement
+that `plan` shares with the review of a generated revision.
 
 Types are compared as MySQL spells them (``varchar(40)``, ``int unsigned``,
 ``decimal(10,2)``, ``enum('a','b')``), which is what ``information_schema``

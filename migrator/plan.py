@@ -386,6 +386,8 @@ def _columns(cursor: Any, table: str | None) -> dict[str, Column]:
 
 def _lost(table: str | None, before: dict[str, Column], after: dict[str, Column]) -> str | None:
     """What values the statement lost, read from the table's columns before and after it."""
+    if not after:
+        return None  # renamed away (ALTER TABLE … RENAME TO): its columns are elsewhere
     added = {column.position: name for name, column in after.items() if name not in before}
     for name, column in before.items():
         if name not in after:

@@ -69,7 +69,7 @@ def shadow_database(server: ConnectionSettings) -> Iterator[ConnectionSettings |
         admin.close()
         yield None
         return
-    log.info("created the shadow database", extra={"database": name})
+    log.info("created the shadow database", extra={"database": name, "shadow": True})
     try:
         yield replace(server, target=replace(server.target, database=name))
     finally:
@@ -89,12 +89,15 @@ def _drop(admin: pymysql.Connection[Any], server: ConnectionSettings, name: str)
         except pymysql.err.MySQLError:
             continue
         else:
-            log.info("dropped the shadow database", extra={"database": name})
+            log.info("dropped the shadow database", extra={"database": name, "shadow": True})
             return
         finally:
             with suppress(Exception):
                 admin.close()
-    log.warning("could not drop the shadow database: drop it by hand", extra={"database": name})
+    log.warning(
+        "could not drop the shadow database: drop it by hand",
+        extra={"database": name, "shadow": True},
+    )
 
 
 def _execute(connection: pymysql.Connection[Any], statement: str) -> None:

@@ -368,11 +368,9 @@ def test_a_revision_that_catches_the_refusal_is_not_stamped_as_applied(
         ],
     )
     revoke_shadow_databases(database)  # no plan beforehand: the statement itself is refused
-    before = live_checksum(database)
 
     result = migrate("upgrade", MIGRATE_BLOCKING_DDL="refuse", **BIG)
 
-    assert live_checksum(database) == before
     assert result.code == 11, result.stderr
     assert database.version() == {"a1"}
     assert columns(database)["hp"].startswith("smallint")
@@ -486,6 +484,7 @@ def test_plan_copies_the_live_tables_row_format(
 ) -> None:
     # No server adds a column instantly to a ROW_FORMAT=COMPRESSED table.
     database.execute("CREATE TABLE packed (id INT PRIMARY KEY) ROW_FORMAT=COMPRESSED")
+    grant_process(database)  # MySQL shows instant row versions only to PROCESS
     migrations.add(
         "a2",
         "a1",
@@ -517,6 +516,7 @@ def test_plan_does_not_call_a_widening_or_a_word_in_a_default_destructive(
         "ALTER TABLE widths ADD COLUMN label VARCHAR(20) DEFAULT 'drop me'",
         "ALTER TABLE widths ADD COLUMN `drop` INT NULL",
         "ALTER TABLE widths RENAME COLUMN old_name TO new_name",
+        "ALTER TABLE widths RENAME TO wider",
     ]
     migrations.add("a2", "a1", upgrade=[sql(statement) for statement in widenings])
 
@@ -567,6 +567,8 @@ def test_plan_logs_its_work_on_the_shadow_database_as_such(
     assert started["revision"] == "a2"
     assert started["shadow"] is True
     assert started["database"].startswith(f"{database.name}_shadow_")
+    (created,) = [e for e in result.logs if e["message"] == "created the shadow database"]
+    assert (created["database"], created["shadow"]) == (started["database"], True)
 
 
 def test_a_guarded_upgrade_that_plans_first_logs_applying_each_revision_once(

@@ -76,6 +76,7 @@ def test_statements_that_stay_in_the_copy_run(statement: str, runs: str | None) 
         "FLUSH TABLES",
         "KILL 1",
         "LOAD DATA INFILE '/tmp/x' INTO TABLE t",
+        "CREATE TABLE f (id INT) ENGINE=FEDERATED CONNECTION='mysql://u@h/live/t'",
     ],
 )
 def test_statements_that_may_reach_outside_the_copy_are_refused(statement: str) -> None:
