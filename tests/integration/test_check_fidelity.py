@@ -83,9 +83,11 @@ FUNCTIONAL = {
     # Issue 27 item 5: a permanent remove_index + add_index of the same index.
     "functional_index": tables(extra='sa.Index("ix_t_lower_b", sa.func.lower(t.c.b))'),
     "functional_and_column_index": tables(
-        extra='sa.Index("ix_t_a_lower_b", t.c.a, sa.func.lower(t.c.b).desc())'
+        extra='sa.Index("ix_t_a_lower_b", t.c.a.desc(), sa.func.lower(t.c.b))'
     ),
     "arithmetic_index": tables(extra='sa.Index("ix_t_a_plus", t.c.a + 1)'),
+    # MySQL stores the literal as _utf8mb4\'x\'.
+    "index_with_a_literal": tables(extra='sa.Index("ix_t_bx", sa.func.concat(t.c.b, "x"))'),
 }
 
 
