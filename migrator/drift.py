@@ -1,5 +1,5 @@
-"""How `check` reports one difference: the operation, and what the live database and the
-schema module each have, e.g. ``modify_type users.email: live VARCHAR(200), models String(255)``.
+"""How `check` reports one difference with both its sides, e.g.
+``modify_type users.email: live VARCHAR(200), models String(255)``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Indexes and primary keys compared as the server stores them, where Alembic cannot see them.
+"""What Alembic cannot see in indexes or primary keys, compared as the server stores them.
 
 Alembic compares an index by its column names alone, and SQLAlchemy reflects
 neither a MySQL index's expressions nor its columns' direction. So a functional
