@@ -101,6 +101,8 @@ def _stored_differently(inspected_type: Any, stored: Any) -> bool | None:
     blob = _blob_stored_as(stored)
     if blob is not None and isinstance(inspected_type, sqltypes._Binary):
         return type(inspected_type).__name__ != blob
+    if type(stored) in {sqlalchemy.Text, sqlalchemy.TEXT} and stored.length:
+        return _text_stored_differently(type(inspected_type).__name__, stored.length)
     live_digits, wanted_digits = _fractional_seconds(inspected_type), _fractional_seconds(stored)
     if None not in {live_digits, wanted_digits} and live_digits != wanted_digits:
         return True
@@ -118,15 +120,28 @@ def _blob_stored_as(type_: Any) -> str | None:
     return next((kind for limit, kind in _BLOB_KINDS if type_.length <= limit), "LONGBLOB")
 
 
+_TEXT_KINDS = ["TINYTEXT", "TEXT", "MEDIUMTEXT", "LONGTEXT"]
+
+
+def _text_stored_differently(live_kind: str, length: int) -> bool | None:
+    """MySQL stores TEXT(M) as the smallest kind that holds M characters, 1 to 4 bytes
+    each depending on the character set: any kind in that range is the same."""
+    if live_kind not in _TEXT_KINDS:
+        return None
+
+    def kind(size: int) -> int:
+        return next((i for i, (limit, _) in enumerate(_BLOB_KINDS) if size <= limit), 3)
+
+    return not kind(length) <= _TEXT_KINDS.index(live_kind) <= kind(4 * length)
+
+
 def _compare_floats(inspected_type: Any, metadata_type: Any) -> bool | None:
     """MySQL stores `FLOAT(p)` as `FLOAT` up to 24 bits of precision and as `DOUBLE`
     above, so `Float(precision=53)` comes back as `DOUBLE`; None when unsure."""
     if _stores_double(inspected_type) != _stores_double(metadata_type):
         return True
-    if type(metadata_type) in {sqlalchemy.Float, sqlalchemy.FLOAT} and not getattr(
-        metadata_type, "scale", None
-    ):
-        return False  # a binary precision names the storage, which is the same
+    if not getattr(metadata_type, "scale", None):
+        return False  # a binary precision, or REAL, names the storage, which is the same
     return None
 
 

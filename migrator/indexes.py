@@ -1,4 +1,4 @@
-"""Indexes and primary keys compared as the server stores them, where Alembic cannot see them.
+"""What Alembic cannot see in indexes or primary keys, compared as the server stores them.
 
 Alembic compares an index by its column names alone, and SQLAlchemy reflects
 neither a MySQL index's expressions nor its columns' direction. So a functional
@@ -104,9 +104,12 @@ def _direction(expression: Any) -> tuple[Any, bool]:
 
 
 def normalize_expression(text: str) -> str:
-    """One spelling per index expression: MySQL stores `lower(b)` as ``lower(`b`)``
-    and `a + 1` as ``(`a` + 1)``."""
-    text = re.sub(r"(?<![\w$])_[a-z0-9]+(?=')", "", text.replace("`", ""), flags=re.IGNORECASE)
+    """One spelling per index expression: MySQL stores `lower(b)` as ``lower(`b`)``,
+    `a + 1` as ``(`a` + 1)``. Literals are lowercased and lose their spaces too: such
+    a change inside an expression's literal is not seen."""
+    # MySQL also escapes the quotes of literals (``_utf8mb4\\'x\\'``) and names a charset.
+    text = text.replace("`", "").replace("\\'", "'")
+    text = re.sub(r"(?<![\w$])_[a-z0-9]+(?=')", "", text, flags=re.IGNORECASE)
     text = re.sub(r"\s+", "", text.lower())
     while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
         text = text[1:-1]

@@ -53,6 +53,12 @@ CONTROL = {
     "float_precision_10": tables('    sa.Column("f", sa.Float(precision=10)),'),
     # MySQL stores BLOB(65536) as MEDIUMBLOB (buildbot's logchunks.content).
     "blob_length": tables('    sa.Column("content", sa.LargeBinary(65536)),'),
+    # TEXT(M) becomes the smallest kind that holds M characters; REAL is DOUBLE.
+    "text_length_and_real": tables(
+        '    sa.Column("short", sa.Text(100)),\n'
+        '    sa.Column("long", sa.Text(20000)),\n'
+        '    sa.Column("r", sa.REAL),'
+    ),
     "descending_index": tables(extra='sa.Index("ix_t_a_b", t.c.a.desc(), t.c.b)'),
     "prefix_index": tables(extra='sa.Index("ix_t_b", t.c.b, mysql_length={"b": 10})'),
     # Issue 27 item 3: MySQL lowercases it, MariaDB drops the parentheses.
@@ -77,9 +83,11 @@ FUNCTIONAL = {
     # Issue 27 item 5: a permanent remove_index + add_index of the same index.
     "functional_index": tables(extra='sa.Index("ix_t_lower_b", sa.func.lower(t.c.b))'),
     "functional_and_column_index": tables(
-        extra='sa.Index("ix_t_a_lower_b", t.c.a, sa.func.lower(t.c.b).desc())'
+        extra='sa.Index("ix_t_a_lower_b", t.c.a.desc(), sa.func.lower(t.c.b))'
     ),
     "arithmetic_index": tables(extra='sa.Index("ix_t_a_plus", t.c.a + 1)'),
+    # MySQL stores the literal as _utf8mb4\'x\'.
+    "index_with_a_literal": tables(extra='sa.Index("ix_t_bx", sa.func.concat(t.c.b, "x"))'),
 }
 
 
@@ -106,6 +114,15 @@ DIFFERENCES = {
         tables('    sa.Column("s", sa.String(10), server_default="007"),'),
         tables('    sa.Column("s", sa.String(10), server_default="7"),'),
         "modify_default t.s: live DEFAULT '007', models DEFAULT '7'",
+    ),
+    # Alembic lists an AUTO_INCREMENT change as an empty difference.
+    "auto_increment": (
+        tables(),
+        tables().replace(
+            'sa.Column("id", sa.Integer, primary_key=True),',
+            'sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),',
+        ),
+        "modify_autoincrement t.id: live AUTO_INCREMENT, models no AUTO_INCREMENT",
     ),
     "varchar_length": (
         tables('    sa.Column("email", sa.String(200)),'),
