@@ -950,3 +950,29 @@ def test_plan_and_sql_name_checks_by_the_models_naming_convention(
         for name in ("ck_season_active", "ck_season_phase", "ck_league_active", "ck_league_phase"):
             assert f"CONSTRAINT {name} CHECK" in output, output
     assert database.tables() == set()  # plan only read the live database
+
+
+def test_revisions_run_without_a_naming_convention_when_there_is_no_schema_module(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    migrations.chain(1)
+
+    result = migrate(MIGRATE_SCHEMA="no_such_schema_module:metadata")
+
+    assert result.code == 0, result.stderr
+    assert database.tables() == {"alembic_version", "t1"}
+
+
+def test_a_broken_schema_module_stops_revisions_before_they_run_and_not_a_noop(
+    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
+) -> None:
+    migrations.chain(1)
+    broken = schema.write("import no_such_package_here")
+
+    result = migrate(**broken)
+
+    assert result.code == 9, result.stderr
+    assert "schema module 'app_schema' cannot be imported" in result.error["message"]
+    assert database.tables() <= {"alembic_version"}  # no revision ran
+    assert migrate().code == 0  # with a module that imports (the project's own)
+    assert migrate(**broken).code == 0  # at head: nothing runs, nothing is imported
