@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Result, ScratchDatabase, url_of
+from tests.conftest import Result, ScratchDatabase, run_entrypoint, url_of
 from tests.integration.conftest import SCHEMA_TEMPLATE, Migrate, MigrationsDir, SchemaModule
 from tests.support.forked_runner import Zygote
 from tests.support.reflected_schema import column_default_and_comment, reflect
@@ -976,3 +976,22 @@ def test_a_broken_schema_module_stops_revisions_before_they_run_and_not_a_noop(
     assert database.tables() <= {"alembic_version"}  # no revision ran
     assert migrate().code == 0  # with a module that imports (the project's own)
     assert migrate(**broken).code == 0  # at head: nothing runs, nothing is imported
+
+
+@pytest.mark.parametrize(
+    "args", [("--version",), ("check",), ("upgrade", "nowhere")], ids=["version", "9", "2"]
+)
+def test_a_forked_runner_process_answers_as_a_started_one(
+    args: tuple[str, ...], migrate: Migrate, migrations: MigrationsDir
+) -> None:
+    """What the corpus's forked processes report is what `python entrypoint.py` reports."""
+    migrations.chain(1)
+    settings = {"MIGRATE_SCHEMA": "no_such_schema_module:metadata"}
+
+    forked = migrate(*args, **settings)
+    started = run_entrypoint(args, migrate.env(**settings), migrate.workdir)
+
+    assert (forked.code, forked.stdout) == (started.code, started.stdout)
+    assert [entry["message"] for entry in forked.logs] == [
+        entry["message"] for entry in started.logs
+    ]
