@@ -644,6 +644,7 @@ CASES += [
             ' server_default=sa.text("(uuid())")),\n    comment="player guilds",',
         ),
     ),
+    # Issue 27's list (prefix lengths, composite keys): Alembic has no issue for them.
     Case("prefix_length_add_index_with_mysql_length", BASE, BASE + EMAIL_INDEX),
     Case("prefix_length_drop_index_with_mysql_length", BASE + EMAIL_INDEX, BASE),
     Case(
@@ -653,14 +654,14 @@ CASES += [
         " events.c.at.desc())\n",
     ),
     Case(
-        "identifier_64_add_index_whose_conventional_name_is_truncated",
+        "alembic647_add_index_whose_conventional_name_is_truncated",
         BASE.replace(HP, HP + f'\n    sa.Column("{LONG_COLUMN}", sa.Integer, nullable=True),'),
         BASE.replace(
             HP, HP + f'\n    sa.Column("{LONG_COLUMN}", sa.Integer, nullable=True, index=True),'
         ),
     ),
-    Case("foreign_key_cycle_of_three_tables_added", BASE, BASE + CYCLE),
-    Case("foreign_key_cycle_of_three_tables_dropped", BASE + CYCLE, BASE),
+    Case("alembic326_foreign_key_cycle_of_three_tables_added", BASE, BASE + CYCLE),
+    Case("alembic326_foreign_key_cycle_of_three_tables_dropped", BASE + CYCLE, BASE),
     Case(
         "composite_foreign_key_with_on_delete_cascade",
         BASE + SLOTS + ITEMS,
@@ -672,7 +673,7 @@ CASES += [
         ),
     ),
     Case(
-        "table_options_new_table_with_charset_and_row_format",
+        "alembic623_new_table_with_charset_and_row_format",
         BASE,
         BASE
         + GUILD.replace(
