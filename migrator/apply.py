@@ -46,6 +46,7 @@ from migrator.scripts import (
     current_heads,
     describe,
     pending_steps,
+    revision_metadata,
 )
 from migrator.sessions import describe_ddl_blockers
 from migrator.target import Project
@@ -274,6 +275,7 @@ def run_steps(
     )
     config = alembic_config(project, connection=connection)
     config.attributes[alembic_env.ON_VERSION_APPLY] = [progress.on_version_apply]
+    config.attributes[alembic_env.TARGET_METADATA] = revision_metadata(project)
 
     def steps(current: tuple[str, ...], _context: MigrationContext) -> Iterator[RevisionStep]:
         return progress.steps(pending_steps(script, destination, current, upgrade=upgrade))

@@ -258,7 +258,8 @@ class _Rewrite:
             shape, name, self.dropped_foreign_keys, self.dropped_indexes, table
         )
         if implicit and not still_needed:
-            self.plan.drop_indexes.insert(0, ops.DropIndexOp(name, table))
+            # conv: named like the key, the index takes the name's truncation to 64 characters.
+            self.plan.drop_indexes.insert(0, ops.DropIndexOp(sa.schema.conv(name), table))
 
     def _bounce_keys_on_retyped_column(self, alter: ops.AlterColumnOp) -> None:
         # MySQL refuses a type change on a column a foreign key links (3780, 1833),

@@ -60,6 +60,7 @@ from migrator.scripts import (
     pending_steps,
     read_status,
     require_known,
+    revision_metadata,
     revisions,
     running_env_py,
 )
@@ -732,6 +733,7 @@ def sql(project: Project, revision_range: str, stdout: TextIO) -> None:
     load_scripts(project)
     config = alembic_config(project, stdout=stdout)
     config.output_buffer = stdout
+    config.attributes[alembic_env.TARGET_METADATA] = revision_metadata(project)
     try:
         with running_env_py(project):
             command.upgrade(config, revision_range, sql=True)

@@ -126,6 +126,23 @@ def load_metadata(schema_ref: str, variable: str = "MIGRATE_SCHEMA") -> sqlalche
     return metadata
 
 
+def revision_metadata(project: Project) -> sqlalchemy.MetaData | None:
+    """The schema module's MetaData for running revisions, as Alembic's own env.py gives it:
+    its naming convention names the constraints that `op.create_table` builds (the CHECK
+    of a Boolean, say). None when there is no such module: migrations without models.
+    """
+    module_name = project.schema_ref.partition(":")[0]
+    try:
+        if importlib.util.find_spec(module_name) is None:
+            return None
+    except ModuleNotFoundError as missing:
+        if f"{module_name}.".startswith(f"{missing.name}."):  # its package is missing too
+            return None
+    except USER_CODE_ERRORS:
+        pass  # a package that fails to import: load_metadata says how
+    return load_metadata(project.schema_ref, f"MIGRATE_SCHEMA{project.variable_suffix}")
+
+
 @contextmanager
 def running_env_py(project: Project) -> Iterator[None]:
     """Around an Alembic command that runs env.py: what env.py itself raises is exit 9.

@@ -392,7 +392,10 @@ class Settings(DerivedSettings):
         "`schema:metadata`",
         "`module:attribute` of the SQLAlchemy `MetaData` that `autogenerate` and `check` "
         "compare with; the attribute may be a dotted path, as in "
-        "`myapp.models:Base.metadata` (see [The image](#the-image)).",
+        "`myapp.models:Base.metadata` (see [The image](#the-image)). Whatever runs "
+        "revisions (`upgrade`, `downgrade`, `plan`, `sql`) imports it too, as Alembic's own "
+        "`env.py` does, so that its naming convention names the constraints they create; "
+        "a run with nothing to do does not, and without the module they run without one.",
     )
     debug: bool = setting(
         "MIGRATE_DEBUG",

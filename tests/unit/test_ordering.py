@@ -14,6 +14,7 @@ from migrator.ordering import (
     ForeignKey,
     Shape,
     TableShape,
+    _flat,
     metadata_shape,
     runnable,
 )
@@ -124,6 +125,31 @@ def test_dropping_a_key_drops_the_index_innodb_made_for_it() -> None:
         ("DropConstraintOp", "inventory", ACCOUNT_KEY.name),
         ("DropIndexOp", "inventory", ACCOUNT_KEY.name),
     ]
+
+
+def test_the_index_innodb_made_for_a_key_named_beyond_64_characters_has_its_truncated_name() -> (
+    None
+):
+    metadata = sa.MetaData(naming_convention={"fk": "fk_%(table_name)s_%(column_0_name)s"})
+    long_table = "registrations_of_players_in_the_seasonal_tournament_league"
+    sa.Table("accounts", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    table = sa.Table(
+        long_table,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("account_id", sa.ForeignKey("accounts.id")),
+    )
+    (key,) = table.foreign_key_constraints
+    downgrade = [ops.ModifyTableOps(long_table, [ops.DropConstraintOp.from_constraint(key)])]
+
+    *_, drop_index = _flat(runnable(downgrade, metadata_shape(metadata)))
+
+    assert isinstance(drop_index, ops.DropIndexOp)
+    dropped = str(sa.schema.DropIndex(drop_index.to_index()).compile(dialect=mysql.dialect()))
+    created = str(sa.schema.AddConstraint(key).compile(dialect=mysql.dialect()))
+    name = dropped.split()[2]
+    assert len(name) <= 64  # SQLAlchemy's truncation, with a hash suffix
+    assert f"CONSTRAINT {name} FOREIGN KEY" in created  # InnoDB names the index after the key
 
 
 def two_teams_metadata() -> sa.MetaData:
