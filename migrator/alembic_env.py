@@ -21,6 +21,7 @@ from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.sql import sqltypes
 
 from migrator import indexes
+from migrator.logs import restore_logging
 from migrator.marker import MARKER_TABLE
 
 CONNECTION = "connection"
@@ -41,6 +42,7 @@ def connection(config: Config) -> sqlalchemy.Connection:
 
 def context_options(config: Config) -> dict[str, Any]:
     """Options for ``context.configure``, shared by online and offline runs."""
+    restore_logging()  # env.py has imported what it imports by now
     return {
         "target_metadata": config.attributes.get(TARGET_METADATA),
         # Alembic leaves server defaults out of comparisons unless asked.
@@ -49,10 +51,15 @@ def context_options(config: Config) -> dict[str, Any]:
         # MySQL DDL commits implicitly; one transaction per revision makes the
         # version row advance with each revision rather than once at the end.
         "transaction_per_migration": True,
-        "on_version_apply": config.attributes.get(ON_VERSION_APPLY, ()),
+        # A revision's own imports may reconfigure logging: undone before its line.
+        "on_version_apply": [_restore_logging, *config.attributes.get(ON_VERSION_APPLY, ())],
         "include_name": include_name,
         "autogenerate_plugins": ["alembic.autogenerate.*", MYSQL_PLUGIN],
     }
+
+
+def _restore_logging(**_: Any) -> None:
+    restore_logging()
 
 
 def compare_type(

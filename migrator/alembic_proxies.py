@@ -14,6 +14,8 @@ from typing import Any
 
 from alembic.util.langhelpers import ModuleClsProxy
 
+from migrator.logs import restore_logging
+
 _local = threading.local()
 _enabled = False
 _enabling = threading.Lock()
@@ -45,6 +47,9 @@ class _ThreadsObject:
         self._cls = cls
 
     def __getattr__(self, name: str) -> Any:
+        # A revision may import an application's models inside upgrade(), and they
+        # may take logging over: its next operation finds the runner's put back.
+        restore_logging()
         return getattr(_current(self._cls, name), name)
 
 

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     upgrade = add_command("upgrade", help="upgrade the database (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head", help="target (default head)")
+    # Given by a fleet's parent process to each child (MIGRATE_SHARD_ISOLATION=process).
+    upgrade.add_argument("--shard-of-fleet", action="store_true", help=argparse.SUPPRESS)
     downgrade = add_command("downgrade", help="downgrade the database to REVISION")
     downgrade.add_argument("revision", help="target revision, e.g. -1 or base")
     for name, help_text in (
@@ -145,7 +147,12 @@ DEFAULT_COMMAND_LINES = {(), ("upgrade",), ("upgrade", "head")}
 def parse_args(argv: list[str]) -> SimpleNamespace:
     if tuple(argv) in DEFAULT_COMMAND_LINES:
         return SimpleNamespace(
-            debug=False, command="upgrade", target=None, shard=None, revision="head"
+            debug=False,
+            command="upgrade",
+            target=None,
+            shard=None,
+            revision="head",
+            shard_of_fleet=False,
         )
     return parse_command_line(argv)
 

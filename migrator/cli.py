@@ -76,7 +76,13 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
             if args.shard is not None
             else None
         )
-        configure_logging(settings.log_format, redact, debug=debug, context=shard_fields)
+        configure_logging(
+            settings.log_format,
+            redact,
+            debug=debug,
+            context=shard_fields,
+            shard_of_fleet=getattr(args, "shard_of_fleet", False),
+        )
         for secret in _secrets(settings):
             redact.add(secret)
         declared = declared_names(settings.targets)

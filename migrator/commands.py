@@ -248,13 +248,18 @@ def _upgrade_fleet(context: Context, plan: list[tuple[Target, list[int]]], revis
     if settings.shard_isolation == "process":
         from migrator.fleet_processes import upgrade_fleet_in_processes
 
-        # Children report through their exit status and logs; the pod's termination
-        # message is the parent's.
-        children = {**context.environ, "MIGRATE_TERMINATION_LOG": os.devnull}
+        # The pod's termination message is the parent's; each child's goes to the
+        # parent (fleet_processes), which reads what the child applied from it.
+        children = dict(context.environ)
         for name in _POD_SLICE_VARIABLES:
             children.pop(name, None)
         upgrade_fleet_in_processes(
-            targets, revision, children, parallel=settings.parallel, stop_on_failure=stop
+            targets,
+            revision,
+            children,
+            parallel=settings.parallel,
+            stop_on_failure=stop,
+            progress_interval=settings.progress_interval,
         )
         return
     upgrade_fleet(

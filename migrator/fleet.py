@@ -25,7 +25,7 @@ from migrator import interrupts
 from migrator.config import RunOptions
 from migrator.database import ConnectionSettings
 from migrator.errors import ExitStatus, Interrupted, MigratorError, ShardsFailed
-from migrator.logs import fields_for_context, get_logger
+from migrator.logs import fields_for_context, get_logger, shard_details_at_debug
 from migrator.report import RunReport, Slowest
 from migrator.target import Project
 from migrator.upgrade import ProjectScripts, upgrade_database
@@ -74,6 +74,16 @@ class Shard:
         position = f"[{self.position}]" if self.sharded else ""
         return f"{self.target}{position} {self.database.target.redacted_url()}"
 
+    @property
+    def fields(self) -> dict[str, object]:
+        """What every log line about the shard carries: which target, which position, and
+        (as a single database's lines name it) its URL, password masked."""
+        return {
+            "target_name": self.target,
+            "shard": self.position,
+            "target": self.database.target.redacted_url(),
+        }
+
 
 @dataclass(frozen=True)
 class TargetShards:
@@ -86,9 +96,30 @@ class TargetShards:
 
 @dataclass(frozen=True)
 class Outcome:
-    label: str
+    shard: Shard
     exit_code: int  # NOT_STARTED for a shard skipped after another failed or a signal
     duration: float
+
+    @property
+    def label(self) -> str:
+        return self.shard.label
+
+
+def log_shard_finished(outcome: Outcome, applied: int | None) -> None:
+    """The one line at INFO about a shard that changed or failed: a shard that
+    changed nothing is no news in a fleet of a thousand at head. ``applied``: how many
+    revisions it applied, None when unknown (a child process that left no report)."""
+    changed_or_failed = bool(applied) or outcome.exit_code != 0
+    log.log(
+        logging.INFO if changed_or_failed else logging.DEBUG,
+        "shard finished",
+        extra={
+            **outcome.shard.fields,
+            "exit_code": outcome.exit_code,
+            "applied": applied,
+            "duration_s": round(outcome.duration, 3),
+        },
+    )
 
 
 def worst(codes: Sequence[int]) -> ExitStatus:
@@ -161,11 +192,11 @@ def upgrade_fleet(
         if interrupts.stop_requested() or (
             stop_on_failure and any(o.exit_code not in {0, NOT_STARTED} for o in outcomes)
         ):
-            outcomes += [Outcome(shard.label, NOT_STARTED, 0.0) for shard in target.shards]
+            outcomes += [Outcome(shard, NOT_STARTED, 0.0) for shard in target.shards]
             continue
         log.info(
             "migrating target",
-            extra={"target": target.name, "shards": len(target.shards), "parallel": parallel},
+            extra={"target_name": target.name, "shards": len(target.shards), "parallel": parallel},
         )
         scripts = ProjectScripts(target.project, revision)
 
@@ -230,7 +261,7 @@ def run_shards(
 
 def _in_order(shards: Sequence[Shard], results: dict[int, Outcome]) -> list[Outcome]:
     return [
-        results.get(position, Outcome(shard.label, NOT_STARTED, 0.0))
+        results.get(position, Outcome(shard, NOT_STARTED, 0.0))
         for position, shard in enumerate(shards)
     ]
 
@@ -247,7 +278,9 @@ class _ShardUpgrades:
     def upgrade(self, shard: Shard, scripts: ProjectScripts) -> Outcome:
         started = time.monotonic()
         report = RunReport(command="upgrade")
-        with fields_for_context({"target_name": shard.target, "shard": shard.position}):
+        # Every line the shard's run logs says which shard it is about; its steps, at
+        # INFO for a single database, are details here: the fleet logs one line per shard.
+        with fields_for_context(shard.fields), shard_details_at_debug():
             try:
                 upgrade_database(
                     scripts, shard.database, self.options, self.revision, report, quiet=True
@@ -262,19 +295,9 @@ class _ShardUpgrades:
                 self.report.applied.extend(report.applied)
                 if report.slowest is not None:
                     self.slowest.append(report.slowest)
-        duration = time.monotonic() - started
-        # A shard that changed nothing is no news in a fleet of a thousand at head.
-        log.log(
-            logging.INFO if report.applied or code else logging.DEBUG,
-            "shard finished",
-            extra={
-                "shard": shard.label,
-                "exit_code": code,
-                "applied": len(report.applied),
-                "duration_s": round(duration, 3),
-            },
-        )
-        return Outcome(shard.label, code, duration)
+        outcome = Outcome(shard, code, time.monotonic() - started)
+        log_shard_finished(outcome, len(report.applied))
+        return outcome
 
 
 def _failure(error: BaseException) -> int:
@@ -302,10 +325,10 @@ def finish(outcomes: Sequence[Outcome], duration: float) -> None:
     interrupted = [o for o in outcomes if o.exit_code in INTERRUPTED]
     failed = [o for o in outcomes if o.exit_code not in {0, NOT_STARTED, *INTERRUPTED}]
     skipped = [o for o in outcomes if o.exit_code == NOT_STARTED]
-    for outcome in failed + interrupted + skipped:
-        log.info(
-            "shard not migrated", extra={"shard": outcome.label, "exit_code": outcome.exit_code}
-        )
+    # Failed and interrupted shards have had their line (shard finished); those never
+    # started are counted in the summary: a fleet stopped early would list hundreds.
+    for outcome in skipped:
+        log.debug("shard not started", extra=outcome.shard.fields)
     succeeded = len(outcomes) - len(failed) - len(skipped) - len(interrupted)
     summary = (
         f"{len(outcomes)} database(s): {succeeded} succeeded, {len(failed)} failed,"

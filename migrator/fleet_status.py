@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from migrator.database import ConnectionSettings
 from migrator.errors import MigrationFailed, MigratorError, PendingRevisions, ShardsFailed
 from migrator.fleet import worst
-from migrator.logs import get_logger
+from migrator.logs import fields_for_context, get_logger
 from migrator.target import Project
 
 log = get_logger()
@@ -96,10 +96,12 @@ def read_fleet_status(
     def read(position: int) -> ShardStatus:
         database = shards[position]
         url = database.target.redacted_url()
+        fields = {"target_name": target, "shard": position, "target": url}
         try:
-            current, running, interrupted = runner.status(
-                project, database, use_lock=use_lock, script=script
-            )
+            with fields_for_context(fields):  # what it logs names the shard
+                current, running, interrupted = runner.status(
+                    project, database, use_lock=use_lock, script=script
+                )
         except MigratorError as error:
             return ShardStatus(position, url, "error", str(error), error=error)
         revision = ", ".join(current.current) or "base"

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, TextIO
 from urllib.parse import quote
@@ -123,16 +124,35 @@ class JsonFormatter(logging.Formatter):
 _CONTEXT_FIELDS: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "migrator_log_fields", default=MappingProxyType({})
 )
+# Set while one shard of a fleet is migrated: its step-by-step INFO lines go to DEBUG.
+_SHARD_DETAILS_AT_DEBUG: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "migrator_shard_details_at_debug", default=False
+)
 
 
 @contextmanager
-def fields_for_context(fields: dict[str, Any]) -> Iterator[None]:
+def fields_for_context(fields: Mapping[str, Any]) -> Iterator[None]:
     """Add ``fields`` to every line logged in this thread (or task) within the block."""
     token = _CONTEXT_FIELDS.set({**_CONTEXT_FIELDS.get(), **fields})
     try:
         yield
     finally:
         _CONTEXT_FIELDS.reset(token)
+
+
+@contextmanager
+def shard_details_at_debug() -> Iterator[None]:
+    """Within the block, the runner's INFO lines are logged at DEBUG.
+
+    A fleet says one line per shard that changed or failed; the lines a single
+    database's run logs at INFO (the lock taken, each revision applied) would be
+    thousands of lines for a fleet. Warnings, errors and progress lines keep their level.
+    """
+    token = _SHARD_DETAILS_AT_DEBUG.set(True)
+    try:
+        yield
+    finally:
+        _SHARD_DETAILS_AT_DEBUG.reset(token)
 
 
 class _Context(logging.Filter):
@@ -145,6 +165,23 @@ class _Context(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in {**self.fields, **_CONTEXT_FIELDS.get()}.items():
             setattr(record, key, value)
+        return True
+
+
+class _ShardDetails(logging.Filter):
+    """On the runner's logger: INFO becomes DEBUG for a shard of a fleet (see
+    :func:`shard_details_at_debug`); ``always`` for a fleet's child process."""
+
+    def __init__(self, *, always: bool) -> None:
+        super().__init__()
+        self.always = always
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not (self.always or _SHARD_DETAILS_AT_DEBUG.get()):
+            return True
+        if not get_logger().isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
         return True
 
 
@@ -162,6 +199,27 @@ def _log_warning(  # noqa: PLR0917 - the signature is warnings.showwarning's
     get_logger().warning(f"{category.__name__}: {text}", extra={"file": filename, "line": lineno})
 
 
+# The loggers whose handlers, levels and propagation are the runner's, with their
+# descendants: the runner's own, and the libraries it drives.
+OWNED_LOGGERS = (LOGGER_NAME, "alembic", "sqlalchemy")
+_OWNED_ROOTS = frozenset(OWNED_LOGGERS)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What :func:`configure_logging` set up, for :func:`restore_logging` to put back."""
+
+    handler: logging.StreamHandler[TextIO]
+    stream: TextIO
+    formatter: logging.Formatter
+    handler_filters: tuple[logging.Filter, ...]
+    levels: Mapping[str, int]  # root ("") and OWNED_LOGGERS; their descendants: NOTSET
+    runner_filters: tuple[logging.Filter, ...]
+
+
+_setup: _Setup | None = None
+
+
 def configure_logging(
     log_format: str,
     redact: Redactor,
@@ -169,19 +227,82 @@ def configure_logging(
     debug: bool = False,
     stream: TextIO | None = None,
     context: dict[str, Any] | None = None,
+    shard_of_fleet: bool = False,
 ) -> None:
-    """Send the runner's log lines to stderr (stdout is kept for command output)."""
+    """Send the runner's log lines to stderr (stdout is kept for command output).
+
+    ``shard_of_fleet``: this process migrates one shard for a fleet's parent, which
+    logs the line about it; this process's INFO lines go to DEBUG.
+    """
+    global _setup  # noqa: PLW0603 - one logging setup per process
     stream = stream or sys.stderr
     if log_format == "auto":
         log_format = "text" if stream.isatty() else "json"
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(redact) if log_format == "json" else TextFormatter(redact))
-    handler.addFilter(_Context(context or {}))
+    formatter = JsonFormatter(redact) if log_format == "json" else TextFormatter(redact)
+    _setup = _Setup(
+        handler=handler,
+        stream=stream,
+        formatter=formatter,
+        handler_filters=(_Context(context or {}),),
+        levels={
+            "": logging.WARNING,
+            LOGGER_NAME: logging.DEBUG if debug else logging.INFO,
+            # Alembic announces each step at INFO; the runner logs the same steps with
+            # timings, so Alembic's lines are shown only when debugging.
+            "alembic": logging.INFO if debug else logging.WARNING,
+            "sqlalchemy": logging.WARNING,
+        },
+        runner_filters=(_ShardDetails(always=shard_of_fleet),),
+    )
+    restore_logging()
+
+
+def restore_logging() -> None:
+    """Put back the runner's logging setup, whatever imported user code did to it.
+
+    An application's models or settings module may call ``logging.basicConfig(force=True)``
+    or ``dictConfig`` (which disables every logger it does not name), give ``alembic``
+    or ``sqlalchemy`` handlers of their own, stop them propagating, call
+    ``logging.disable`` or ``logging.captureWarnings``. Any of these would put plain text
+    lines into a JSON stream, or silence the runner. Loggers outside OWNED_LOGGERS
+    keep what the user gave them: their output is the user's, as a ``print`` is.
+    """
+    setup = _setup
+    if setup is None:
+        return
+    # Setting a level clears every logger's cache: only where something changed, so
+    # that a restore after each revision of each shard stays cheap.
+    if logging.root.manager.disable != logging.NOTSET:
+        logging.disable(logging.NOTSET)
+    setup.handler.setStream(setup.stream)
+    setup.handler.setFormatter(setup.formatter)
+    setup.handler.setLevel(logging.NOTSET)
+    setup.handler.filters[:] = setup.handler_filters
     root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    get_logger().setLevel(logging.DEBUG if debug else logging.INFO)
-    # Alembic announces each step at INFO; the runner logs the same steps with
-    # timings, so Alembic's lines are shown only when debugging.
-    logging.getLogger("alembic").setLevel(logging.INFO if debug else logging.WARNING)
+    root.handlers[:] = [setup.handler]
+    _set_level(root, setup.levels[""])
+    root.disabled = False
+    loggers = [
+        logger
+        for name, logger in list(logging.root.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and _owned(name)
+    ]
+    for name in OWNED_LOGGERS:  # also those not created yet
+        loggers.append(logging.getLogger(name))
+    for logger in loggers:
+        logger.handlers.clear()  # the root's handler writes every line
+        logger.propagate = True
+        logger.disabled = False
+        _set_level(logger, setup.levels.get(logger.name, logging.NOTSET))
+        logger.filters[:] = setup.runner_filters if logger.name == LOGGER_NAME else ()
     warnings.showwarning = _log_warning
+
+
+def _set_level(logger: logging.Logger, level: int) -> None:
+    if logger.level != level:
+        logger.setLevel(level)
+
+
+def _owned(name: str) -> bool:
+    return name.partition(".")[0] in _OWNED_ROOTS

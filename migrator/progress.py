@@ -10,6 +10,7 @@ readable), elapsed time where it does not.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -18,10 +19,12 @@ from typing import Any
 
 import pymysql
 
-from migrator.logs import get_logger
+from migrator.logs import LOGGER_NAME
 from migrator.report import Slowest
 
-log = get_logger()
+# A logger of its own: a fleet's shard logs its steps at DEBUG, but how far a long
+# statement has got is what a reader of the fleet's log looks for.
+log = logging.getLogger(f"{LOGGER_NAME}.progress")
 
 STATEMENT_PREVIEW = 120
 

@@ -25,6 +25,7 @@ from alembic.util import CommandError
 
 from migrator import alembic_env, alembic_proxies, marker
 from migrator.errors import ConfigError, MigratorError, ScriptError, UnknownRevision
+from migrator.logs import restore_logging
 from migrator.target import Project, shown
 
 # Before any migration runs: a fleet migrates shards from several threads.
@@ -99,6 +100,8 @@ def load_scripts(project: Project, *, single_head: bool = True) -> ScriptDirecto
         heads = script.get_heads()
     except USER_CODE_ERRORS as error:
         raise ScriptError(f"the migration scripts cannot be loaded: {describe(error)}") from None
+    finally:
+        restore_logging()  # the revision files import what they like
     if single_head and len(heads) > 1:
         raise ScriptError(
             f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}):"
@@ -116,6 +119,8 @@ def load_metadata(schema_ref: str, variable: str = "MIGRATE_SCHEMA") -> sqlalche
         raise ScriptError(
             f"the schema module {module_name!r} ({variable}) cannot be imported: {describe(error)}"
         ) from None
+    finally:
+        restore_logging()  # an application's models may configure logging as they load
     metadata: object = module
     for name in attribute.split("."):  # `Base.metadata` of a declarative base
         metadata = getattr(metadata, name, None)
@@ -163,6 +168,8 @@ def running_env_py(project: Project) -> Iterator[None]:
             raise
         where = culprit.name if culprit is not None else "a migration script"
         raise ScriptError(f"{where} failed: {describe(error)}") from None
+    finally:
+        restore_logging()
 
 
 def _raised_by(trace: TracebackType | None, directory: Path) -> Path | None:

@@ -12,6 +12,7 @@ blocked read with "lost connection" and the run with its documented exit status.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Iterator
@@ -54,7 +55,13 @@ class Watchdog:
         self.cut = False
         self._stop = threading.Event()
         self._probe: pymysql.Connection[Any] | None = None
-        self._thread = threading.Thread(target=self._watch, name="migrator-watchdog", daemon=True)
+        # In the context of the thread it watches for: its lines name that thread's shard.
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._watch,),
+            name="migrator-watchdog",
+            daemon=True,
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from migrator.marker import MARKER_TABLE
 from tests.conftest import (
     ScratchDatabase,
@@ -26,6 +28,8 @@ from tests.integration.conftest import (
 )
 
 SHARDS = 8
+# A fleet logs each shard's steps ("applying revision") at debug level; these tests watch them.
+STEPS = {"MIGRATE_DEBUG": "1"}
 
 
 def slow_game(tmp_path: Path, seconds: float) -> MigrationsDir:
@@ -63,11 +67,14 @@ def markers(shard: ScratchDatabase) -> list[str]:
     return [row[0] for row in shard.run_marker()] if present else []
 
 
-def test_sigterm_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
-    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
+    migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path, signum: int, status: int
 ) -> None:
     game = slow_game(tmp_path, 3)
-    env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="3", MIGRATE_LOCK_TIMEOUT="120"))
+    env = migrate.env(
+        **env_for(shards, game, MIGRATE_PARALLEL="3", MIGRATE_LOCK_TIMEOUT="120", **STEPS)
+    )
     with shards[0].lock_held_elsewhere():  # shard 0's thread waits for its lock meanwhile
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], env, migrate.workdir)
@@ -77,11 +84,11 @@ def test_sigterm_mid_fleet_finishes_the_revisions_in_flight_and_starts_no_more(
                 text.count('"applying revision"') == 2 and "taking the migration lock" in text
             ),
         )
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         signalled = time.monotonic()
         result = finish(process, started)
 
-    assert result.code == 143, result.stderr
+    assert result.code == status, result.stderr
     # The two revisions in flight finished and were stamped; nothing else started.
     assert [shard.version() for shard in shards] == [set(), {"g0001"}, {"g0001"}] + [set()] * 5
     assert all(markers(shard) == [] for shard in shards)
@@ -100,7 +107,7 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
     game = slow_game(tmp_path, 30)
-    env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="2"))
+    env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="2", **STEPS))
     process = start_entrypoint(["upgrade"], env, migrate.workdir)
     read_until(process, lambda text: text.count('"applying revision"') == 2)
     time.sleep(0.5)  # both have created t1, committing their markers
@@ -223,7 +230,7 @@ def test_children_of_a_killed_process_fleet_stop_at_the_next_revision_boundary(
 ) -> None:
     game = slow_game(tmp_path, 3)
     env = migrate.env(
-        **env_for(shards, game, MIGRATE_PARALLEL="2", MIGRATE_SHARD_ISOLATION="process")
+        **env_for(shards, game, MIGRATE_PARALLEL="2", MIGRATE_SHARD_ISOLATION="process", **STEPS)
     )
     process = start_entrypoint(["upgrade"], env, migrate.workdir)
     read_until(process, lambda text: text.count('"applying revision"') == 2)

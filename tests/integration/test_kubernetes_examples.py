@@ -57,8 +57,13 @@ def test_the_indexed_job_migrates_each_shard_once_with_the_example_target(
     workdir = tmp_path / "cwd"
     workdir.mkdir()
 
+    # In a fleet, a shard's steps (each naming the runner) are logged at debug level.
     pods = [
-        run_entrypoint(container["args"], pod_settings(job, secret_dir, index), workdir)
+        run_entrypoint(
+            container["args"],
+            {**pod_settings(job, secret_dir, index), "MIGRATE_DEBUG": "1"},
+            workdir,
+        )
         for index in range(job["spec"]["completions"])
     ]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import MigrationFailed
-from migrator.logs import Redactor, configure_logging, get_logger
+from migrator.logs import Redactor, configure_logging, get_logger, shard_details_at_debug
 from migrator.report import MAX_MESSAGE, RunReport, write_termination_message
 
 
@@ -103,3 +103,23 @@ def test_the_termination_message_is_cut_only_once_masked(tmp_path: Path) -> None
     written = json.loads(path.read_text())["message"]
     assert len(written) <= MAX_MESSAGE
     assert "s3cre" not in written
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_shards_steps_are_debug_lines_in_a_fleet(stream: io.StringIO, debug: bool) -> None:
+    configure_logging("json", Redactor(), stream=stream, debug=debug)
+
+    with shard_details_at_debug():
+        get_logger().info("applied revision")
+        get_logger().warning("running it anyway")
+        logging.getLogger("migrator.progress").info("still running after 10 s")
+    get_logger().info("shard finished")
+
+    lines = [(e["level"], e["message"]) for e in map(json.loads, stream.getvalue().splitlines())]
+    steps = [("debug", "applied revision")] if debug else []
+    assert lines == [
+        *steps,
+        ("warning", "running it anyway"),
+        ("info", "still running after 10 s"),
+        ("info", "shard finished"),
+    ]
