@@ -11,7 +11,6 @@ from tests.conftest import ScratchDatabase, Server, scratch_databases
 from tests.integration.conftest import (
     Migrate,
     MigrationsDir,
-    SchemaModule,
     game_migrations,
     shard_template,
 )
@@ -64,28 +63,6 @@ def test_upgrade_takes_the_default_target_first_then_the_named_ones_in_their_ord
     assert migrate.database.version() == {"m0001"}
     order = [e["target_name"] for e in result.logs if e["message"] == "migrating target"]
     assert order == ["default", "zeta", "alpha"]
-
-
-def test_check_without_a_target_checks_the_default_one_and_says_so(
-    migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, tmp_path: Path
-) -> None:
-    migrations.chain(1, prefix="m")
-    settings = schema.write(
-        "sa.Table('t1', metadata, sa.Column('id', sa.Integer, primary_key=True,"
-        " autoincrement=False))\n"
-    )
-    game = game_migrations(tmp_path)
-    # The game target is never read: its database does not even exist.
-    declared = {"MIGRATE_TARGETS": "game", "MIGRATE_MIGRATIONS_DIR_GAME": str(game.path)}
-    declared["DATABASE_URL_GAME"] = migrate.database.url + "_absent"
-    assert migrate(**settings).code == 0
-
-    result = migrate("check", **settings, **declared)
-
-    assert result.code == 0, result.stderr
-    messages = result.messages()
-    assert any("checking the default target only" in m for m in messages), messages
-    assert "no differences between the database and the schema module" in messages
 
 
 def test_another_command_on_a_sharded_target_needs_a_shard(
