@@ -290,8 +290,13 @@ def compare_server_default(  # noqa: PLR0917 - the signature is Alembic's
 ) -> bool:
     """True when the server defaults really differ, after normalising both spellings."""
     numeric = _is_numeric(metadata_column.type)
+    wanted = rendered_metadata_default
+    if isinstance(getattr(metadata_default, "arg", None), str) and wanted is not None:
+        # A plain string server_default is a value, which SQLAlchemy sends as a quoted
+        # literal: compare it as one, quotes and case kept.
+        wanted = "'" + wanted.replace("'", "''") + "'"
     return normalize_default(inspected_default, numeric=numeric) != normalize_default(
-        rendered_metadata_default, numeric=numeric
+        wanted, numeric=numeric
     )
 
 

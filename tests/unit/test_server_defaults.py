@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from migrator.alembic_env import normalize_default
+from migrator.alembic_env import compare_server_default, normalize_default
 
 
 @pytest.mark.parametrize(
@@ -69,3 +70,23 @@ def test_expression_defaults_in_the_servers_spelling_are_the_same(
 )
 def test_string_defaults_are_compared_as_strings(reported: str, declared: str) -> None:
     assert normalize_default(reported, numeric=False) != normalize_default(declared, numeric=False)
+
+
+@pytest.mark.parametrize(
+    ("reported", "declared", "differ"),
+    [
+        ("'it''s on'", "it's on", False),  # alembic#1177: a quote inside the value
+        ("'Hello'", "Hello", False),  # a value's case is its own
+        ("'hello'", "Hello", True),
+        ("'0'", "0", False),
+    ],
+)
+def test_a_plain_string_server_default_is_compared_as_the_value_it_is(
+    reported: str, declared: str, *, differ: bool
+) -> None:
+    column = sa.Column("motto", sa.String(40), server_default=declared)
+
+    assert (
+        compare_server_default(None, None, column, reported, column.server_default, declared)
+        is differ
+    )
