@@ -138,10 +138,11 @@ bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor (BENCH_
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --markdown bench/results.md $(BENCH_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/fleet.py --markdown bench/results.md $(FLEET_ARGS)
 
-lint: install ## ruff (lint and format check), mypy --strict, hadolint
+lint: install ## ruff (lint and format check), mypy --strict, import-linter's layers, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
 
 MARKER_TABLE = "migrator_run_marker"
+# The runner's own tables (Alembic's and the marker): written within each revision,
+# never big, never a user's schema.
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE})
 NO_SUCH_TABLE = 1146
 
 # The runner's own table, outside the application's MetaData (and hidden from
@@ -101,9 +104,16 @@ class RunMarker:
 
 def table_exists(connection: sqlalchemy.Connection) -> bool:
     """Whether this runner has migrated (or adopted) the database: both create the table."""
-    import sqlalchemy
-
-    exists = sqlalchemy.inspect(connection).has_table(MARKER_TABLE)
+    # A plain query, not SQLAlchemy's inspector: this module stays on the no-op path,
+    # which never loads SQLAlchemy.
+    exists = (
+        connection.exec_driver_sql(
+            "SELECT 1 FROM information_schema.tables"
+            " WHERE table_schema = DATABASE() AND table_name = %s",
+            (MARKER_TABLE,),
+        ).first()
+        is not None
+    )
     connection.commit()
     return exists
 

@@ -9,24 +9,25 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-MODULES = sorted(
-    path for path in (PROJECT_ROOT / "migrator").glob("*.py") if path.name != "__main__.py"
-)
+PACKAGE = PROJECT_ROOT / "migrator"
+MODULES = sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__main__.py")
 
 
-@pytest.mark.parametrize("module", MODULES, ids=lambda path: path.name)
-def test_a_module_says_its_purpose_in_one_sentence_without_an_and(module: Path) -> None:
+# The structure itself (which package may import which, no cycles) is import-linter's
+# to hold, in `make lint`; a module's docstring says what it is for.
+@pytest.mark.parametrize("module", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_a_module_says_its_purpose_in_one_sentence(module: Path) -> None:
     docstring = ast.get_docstring(ast.parse(module.read_text())) or ""
     purpose = docstring.split("\n\n", 1)[0].replace("\n", " ")
 
     assert purpose.endswith("."), purpose
-    assert " and " not in f" {purpose} ", purpose
 
 
 def test_the_readme_layout_names_every_module() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     layout = readme.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
 
-    missing = [m.name for m in MODULES if m.name != "__init__.py" and f"`{m.name}`" not in layout]
+    missing = [m.name for m in MODULES if m.parent == PACKAGE and m.name != "__init__.py"]
+    missing = [name for name in missing if f"`{name}`" not in layout]
 
     assert missing == []
