@@ -7,8 +7,10 @@ import signal
 import time
 from pathlib import Path
 
-from tests.conftest import RunEntrypoint, ScratchDatabase, finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.runner import RunEntrypoint, finish, start_entrypoint
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Users
 
 ACCOUNTS = """
 accounts = sa.Table(

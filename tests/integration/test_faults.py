@@ -10,16 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    Result,
-    ScratchDatabase,
-    Server,
-    applied_revisions,
-    finish,
-    kill_hard,
-    start_entrypoint,
-)
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql, wait_for_table
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import TcpProxy
+from tests.support.runner import Result, applied_revisions, finish, kill_hard, start_entrypoint
+from tests.support.servers import ScratchDatabase, Server
+from tests.support.tables import wait_for_table
 
 SLOW_REVISION = [
     sql("CREATE TABLE first_half (id INT PRIMARY KEY)"),

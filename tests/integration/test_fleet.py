@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from migrator.db.marker import MARKER_TABLE
-from tests.conftest import (
-    ScratchDatabase,
-    finish,
-    kill_hard,
-    start_entrypoint,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    game_migrations,
-    shard_template,
-    sql,
-)
+from tests.support.migrations import Migrate, MigrationsDir, game_migrations, shard_template, sql
+from tests.support.runner import finish, kill_hard, start_entrypoint
+from tests.support.servers import ScratchDatabase
 
 SHARDS = 8
 # A fleet logs each shard's steps ("applying revision") at debug level; these tests watch them.

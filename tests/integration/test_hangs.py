@@ -15,22 +15,12 @@ import pytest
 from migrator.db.connection import ConnectionSettings, connect_once
 from migrator.db.engine import open_connection
 from migrator.errors import DatabaseUnreachable
-from tests.conftest import (
-    Result,
-    ScratchDatabase,
-    finish,
-    scratch_databases,
-    start_entrypoint,
-    wait_for_line,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    OwnedServer,
-    SilentPort,
-    sql,
-    wait_for_table,
-)
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import SilentPort
+from tests.support.owned_servers import OwnedServer
+from tests.support.runner import Result, finish, start_entrypoint, wait_for_line
+from tests.support.servers import ScratchDatabase, scratch_databases
+from tests.support.tables import wait_for_table
 
 # The settings the hostile tester used: with these, every case must end well within 30 s.
 TIGHT = {"MIGRATE_WAIT_TIMEOUT": "4", "MIGRATE_CONNECT_TIMEOUT": "1"}

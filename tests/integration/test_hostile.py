@@ -14,23 +14,12 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.conftest import (
-    ENTRYPOINT,
-    Result,
-    ScratchDatabase,
-    Server,
-    finish,
-    start_entrypoint,
-    wait_for_line,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    SchemaModule,
-    Users,
-    sql,
-    wait_for_table,
-)
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.project import ENTRYPOINT
+from tests.support.runner import Result, finish, start_entrypoint, wait_for_line
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Server, Users
+from tests.support.tables import wait_for_table
 
 # --- A partly applied revision never passes as "at head" ---------------------------------
 

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint, wait_for_line
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import TcpProxy, free_port
+from tests.support.runner import finish, start_entrypoint, wait_for_line
+from tests.support.servers import ScratchDatabase
 
 
 def test_server_not_up_yet_then_success_once_it_is(

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 import pymysql
 import pytest
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase
+from tests.support.tables import fill
 
 ROWS = 2**19
 # A cascading foreign key keeps MariaDB 11.4+ from copying the table online, so the

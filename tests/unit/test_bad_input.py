@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunEntrypoint
+from tests.support.runner import RunEntrypoint
 
 REFUSED = "127.0.0.1:1"
 URL = f"mysql://app:pw@{REFUSED}/app"

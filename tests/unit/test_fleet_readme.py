@@ -6,7 +6,7 @@ import itertools
 import re
 
 from migrator.fleet.threads import NOT_STARTED, worst
-from tests.conftest import PROJECT_ROOT
+from tests.support.project import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from migrator.settings.declarations import FILE, Integer, Number, declarations
-from tests.conftest import RunEntrypoint
+from tests.support.runner import RunEntrypoint
 from tests.unit.test_bad_input import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
 
 DIGITS = "9" * 100_000  # beyond Python's int() limit of 4300 digits

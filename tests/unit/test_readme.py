@@ -9,7 +9,7 @@ import pytest
 from migrator.cli.main import COMMANDS
 from migrator.errors import ExitStatus
 from migrator.settings.declarations import declarations, markdown_table
-from tests.conftest import PROJECT_ROOT
+from tests.support.project import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 
