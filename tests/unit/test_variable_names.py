@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from migrator.settings.variable_names import review
+from tests.support.refused import NO_WAIT, URL, assert_one_clear_line
 from tests.support.runner import RunEntrypoint
-from tests.unit.test_bad_input import NO_WAIT, URL, assert_one_clear_line
 
 DATABASE = {**NO_WAIT, "DATABASE_URL": URL}
 
