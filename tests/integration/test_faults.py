@@ -12,7 +12,14 @@ import pytest
 
 from tests.support.migrations import Migrate, MigrationsDir, sql
 from tests.support.network import TcpProxy
-from tests.support.runner import Result, applied_revisions, finish, kill_hard, start_entrypoint
+from tests.support.runner import (
+    Result,
+    applied_revisions,
+    finish,
+    kill_hard,
+    start_entrypoint,
+    wait_for_line,
+)
 from tests.support.servers import ScratchDatabase, Server
 from tests.support.tables import wait_for_table
 
@@ -161,7 +168,7 @@ def test_wait_head_returns_when_another_runner_reaches_head(
     waiter = start_entrypoint(
         ["wait", "--head"], migrate.env(MIGRATE_HEAD_TIMEOUT="60"), migrate.workdir
     )
-    time.sleep(2)
+    wait_for_line(waiter, "waiting for the database to reach head")
     assert waiter.poll() is None  # still waiting: the database is behind
 
     assert migrate().code == 0

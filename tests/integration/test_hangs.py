@@ -18,6 +18,7 @@ from migrator.errors import DatabaseUnreachable
 from tests.support.migrations import Migrate, MigrationsDir, sql
 from tests.support.network import SilentPort
 from tests.support.owned_servers import OwnedServer
+from tests.support.polling import wait_until
 from tests.support.runner import Result, finish, start_entrypoint, wait_for_line
 from tests.support.servers import ScratchDatabase, scratch_databases
 from tests.support.tables import wait_for_table
@@ -76,7 +77,10 @@ def test_a_server_frozen_while_runners_wait_for_the_lock_ends_them_all(
     try:
         wait_for_table(owned_database, "first_half")
         waiters = [start_entrypoint(["upgrade"], env, migrate.workdir) for _ in range(3)]
-        time.sleep(2)  # the waiters are in GET_LOCK
+        wait_until(
+            lambda: len(owned_database.sessions_running("SELECT GET_LOCK(")) == 3,
+            message="the waiters never all waited in GET_LOCK",
+        )
         owned_server.freeze()
         try:
             results = [finish(process, started, timeout=60) for process in [holder, *waiters]]
@@ -108,7 +112,10 @@ def test_a_server_frozen_during_a_statement_is_cut_and_reported(
         # Frozen once the revision's statement runs, not at a fixed time: under load the
         # runner may still be logging in after 3 s (that case has a test of its own).
         wait_for_line(process, "applying revision")
-        time.sleep(1)
+        wait_until(
+            lambda: owned_database.sessions_running("SELECT SLEEP(60)"),
+            message="the revision's statement never ran",
+        )
         owned_server.freeze()
         try:
             result: Result = finish(process, started, timeout=60)

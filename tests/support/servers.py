@@ -120,6 +120,14 @@ class ScratchDatabase:
         finally:
             holder.close()
 
+    def sessions_running(self, statement: str) -> list[int]:
+        """The ids of the sessions on this database whose current statement starts with
+        ``statement`` (as the server shows it in its process list)."""
+        rows = self.server.execute(
+            "SELECT ID, INFO FROM information_schema.PROCESSLIST WHERE DB = %s", self.name
+        )
+        return [int(session) for session, info in rows if (info or "").startswith(statement)]
+
     def lock_is_free(self) -> bool:
         return self.server.execute("SELECT IS_FREE_LOCK(%s)", lock_name(self.name)) == [(1,)]
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
+from tests.support.polling import wait_until
 from tests.support.servers import ScratchDatabase
 
 
 def wait_for_table(database: ScratchDatabase, table: str, limit: float = 30) -> None:
     """Wait until a revision running in another process has created ``table``."""
-    deadline = time.monotonic() + limit
-    while table not in database.tables():
-        assert time.monotonic() < deadline, f"{table} never appeared"
-        time.sleep(0.1)
+    wait_until(lambda: table in database.tables(), timeout=limit, message=f"{table} never appeared")
 
 
 def fill(database: ScratchDatabase, table: str, count: int) -> None:
