@@ -90,10 +90,10 @@ def test_a_server_frozen_while_runners_wait_for_the_lock_ends_them_all(
         stop_all(holder, *waiters)
 
     held, *waited = results
-    assert held.code in {3, 6}, held.stderr
+    assert held.code == 6, held.stderr  # cut inside its revision: that revision failed
     assert "the server stopped answering: cutting the migration session" in held.messages()
     for result in waited:
-        assert result.code in {3, 5}, result.stderr
+        assert result.code == 3, result.stderr  # the lock's wait ended, and no login came
     assert max(result.elapsed for result in results) < 2 * BOUND
 
 
@@ -124,7 +124,7 @@ def test_a_server_frozen_during_a_statement_is_cut_and_reported(
     finally:
         stop_all(process)
 
-    assert result.code in {3, 6}, result.stderr
+    assert result.code == 6, result.stderr  # cut inside the revision: it failed
     assert "revision sleepy" in result.error["message"]
     assert result.elapsed < BOUND
 
