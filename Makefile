@@ -105,11 +105,11 @@ plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it w
 	$(RUN) plan $(args)
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
-	$(PYTEST) -m "not restarts_server" tests/unit tests/integration
+	$(PYTEST) -m "not restarts_server" tests/unit tests/repo tests/integration
 	$(BIN)/python -m pytest tests/e2e  # one image build and one compose project at a time
 
-test-unit: install ## Run the tests that need no server
-	$(PYTEST) tests/unit
+test-unit: install ## Run the tests that need no server (tests/unit, tests/repo)
+	$(PYTEST) tests/unit tests/repo
 
 test-integration: install ## Run the tests against the MySQL/MariaDB server in TEST_DATABASE_URL
 	$(PYTEST) -m "not restarts_server" tests/integration
