@@ -25,6 +25,7 @@ from migrator.core.apply import run_steps
 from migrator.db import marker
 from migrator.db.connection import ConnectionSettings, driver_connection, open_connection
 from migrator.ddl import narrowing, online_ddl
+from migrator.ddl.online_change import EXECUTOR_SERVER, executor_for
 from migrator.ddl.online_ddl import LADDER, Statement
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
 from migrator.settings.config import RunOptions
@@ -54,6 +55,7 @@ class PlannedStatement:
     table_bytes: int | None
     destructive: str | None
     note: str | None = None  # why a verdict is null, or what the server said
+    executor: str = EXECUTOR_SERVER  # or pt-online-schema-change, under MIGRATE_BLOCKING_DDL=online
 
 
 @dataclass
@@ -80,7 +82,16 @@ class Plan:
         )
         if not self.statements:
             return
-        header = ("revision", "table", "algorithm", "lock", "blocks writes", "rows", "statement")
+        header = (
+            "revision",
+            "table",
+            "algorithm",
+            "lock",
+            "blocks writes",
+            "rows",
+            "executor",
+            "statement",
+        )
         rows = [header]
         for statement in self.statements:
             rows.append(
@@ -91,6 +102,7 @@ class Plan:
                     statement.lock or "-",
                     _yes_no(statement.blocks_writes),
                     "-" if statement.table_rows is None else f"~{statement.table_rows}",
+                    statement.executor,
                     " ".join(statement.sql.split())[:90],
                 )
             )
@@ -148,6 +160,14 @@ def measure(
                 f"could not run the revisions on an empty copy of the tables: {reason};"
                 " the live database was only read"
             ) from None
+    for statement in statements:
+        if online_ddl.parse(statement.sql).alterable is not None:
+            statement.executor = executor_for(
+                options.blocking_ddl,
+                options.blocking_ddl_min_rows,
+                statement.table_rows,
+                statement.blocks_writes,
+            )
     return statements
 
 
@@ -289,7 +309,9 @@ class _Recorder:
         self.live = live
         self.statements = statements
 
-    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
+    def __call__(
+        self, cursor: Any, statement: str, parameters: Any, revision: str, executed: int = 0
+    ) -> bool:
         if BOOKKEEPING.search(statement) or leading_word(statement) in READS:
             return False  # Alembic's, or the revision's own look at the schema
         parsed = online_ddl.parse(statement)

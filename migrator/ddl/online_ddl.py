@@ -584,3 +584,10 @@ def run_cheapest(
             raise
         return Outcome(level, tuple(refusals))
     return Outcome(None, tuple(refusals))
+
+
+def alter_items(clauses: str) -> list[tuple[str, ...]]:
+    """The comma-separated items of an ALTER TABLE's clause list, each as its words
+    (keywords upper case, names without their quotes), as the server reads them."""
+    code = [t for t in _tokens(clauses, True) if t.kind not in {"space", "comment"}]
+    return [tuple(t.word or _name(t) for t in item) for item in _split(code, ",") if item]
