@@ -173,6 +173,7 @@ def command(run: ToolRun, options: Path, config: Path) -> list[str]:
         "--config",
         str(config),  # must come first: replaces the machine's and the user's files
         "--execute",
+        "--no-version-check",  # it would ask percona.com over the network
         "--alter",
         run.alter,
         "--recursion-method",

@@ -9,16 +9,17 @@ which every server runs blocking writes: the guard then hands the change to the 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import (
     Result,
+    applied_revisions,
     ScratchDatabase,
     finish,
     start_entrypoint,
@@ -229,19 +230,30 @@ def test_a_small_change_online_keeps_rows_and_ends_as_a_plain_alter_would(
 # --- Kills ----------------------------------------------------------------------------
 
 KILL_ROWS = 200_000
+# The tool's log line at each moment; the test then freezes the tool (SIGSTOP) so that the
+# runner is stopped at that moment and not a little later.
+MOMENTS = {
+    "triggers": "Created triggers OK",
+    "copy": "Copying approximately",
+    "swap": "Swapped original and new tables OK",
+}
 
 
-def _hold_first_row(database: ScratchDatabase) -> Callable[[], None]:
-    """Lock row 1 so the tool's first chunk waits: its triggers exist, its copy is empty."""
-    holder = database.server.connect(database.name)
-    with holder.cursor() as cursor:
-        cursor.execute("BEGIN")
-        cursor.execute("SELECT id FROM big WHERE id = 1 FOR UPDATE")
-    return holder.close
+def _freeze_mid_copy(database: ScratchDatabase, tool: int) -> None:
+    """Let the frozen tool copy in short steps until its copy holds some of the rows."""
+    for _ in range(400):
+        ((copied,),) = database.execute("SELECT COUNT(*) FROM _big_new")
+        if copied > 0:
+            assert copied < KILL_ROWS
+            return
+        os.kill(tool, signal.SIGCONT)
+        time.sleep(0.02)
+        os.kill(tool, signal.SIGSTOP)
+    pytest.fail("the tool's copy stayed empty")
 
 
 @pytest.mark.online_ddl
-@pytest.mark.parametrize("moment", ["triggers", "copy", "swap"])
+@pytest.mark.parametrize("moment", list(MOMENTS))
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once(
     migrate: Migrate,
@@ -254,27 +266,24 @@ def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once
     migrations.add("b2", "b1", upgrade=[sql(TO_BIGINT)])
     before = original_rows(database, KILL_ROWS)
     settings = {**ONLINE, "MIGRATE_BLOCKING_DDL_MIN_ROWS": "1000"}
-    release = _hold_first_row(database) if moment == "triggers" else None
     started = time.monotonic()
     process = start_entrypoint(["upgrade"], migrate.env(**settings), migrate.workdir)
-    try:
-        if moment == "triggers":
-            wait_until(lambda: len(leftovers(database)) >= 4, "the tool's triggers")
-        elif moment == "copy":
-            wait_for_line(process, "online change of big")  # a progress line: copying
-        else:
-            wait_for_line(process, "Swapped original and new tables OK")
-        tools = set(tool_processes()) & children_of(process.pid)
-        process.send_signal(how)
-        stopped = finish(process, started)
-    finally:
-        if release is not None:
-            release()
-    wait_until(lambda: not tools & set(tool_processes()), "the tool to end with the runner")
+    wait_for_line(process, MOMENTS[moment])
+    (tool,) = set(tool_processes()) & children_of(process.pid)
+    os.kill(tool, signal.SIGSTOP)
+    if moment == "copy":
+        _freeze_mid_copy(database, tool)
+    left_at_the_moment = leftovers(database)
+    process.send_signal(how)
+    os.kill(tool, signal.SIGCONT)  # a SIGTERM from the runner is acted on once it runs
+    stopped = finish(process, started)
+    wait_until(lambda: tool not in tool_processes(), "the tool to end with the runner")
 
     if how == signal.SIGTERM:
         assert stopped.code == 143, stopped.stderr
         assert leftovers(database) == []  # the runner removed what the tool left
+    else:
+        assert stopped.code == -signal.SIGKILL
     after = migrate("upgrade", **settings)
 
     assert after.code == 0, after.stderr
@@ -282,7 +291,11 @@ def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once
     assert original_rows(database, KILL_ROWS) == before
     assert leftovers(database) == []
     assert database.version() == {"b2"}
-    print(f"{how.name} at {moment}: {stopped.code}; next run: {after.messages()[-3:]}")
+    assert applied_revisions(stopped, after) == {"b2": 1}
+    said = [m for m in after.messages() if "found the online change" in m]
+    print(f"{how.name} at {moment} (left: {left_at_the_moment}): exit {stopped.code}; {said}")
+    # Killed outright, the runner leaves the tool's work to the next run, which says so.
+    assert bool(said) == (how == signal.SIGKILL)
 
 
 @pytest.mark.online_ddl
@@ -303,3 +316,49 @@ def test_a_second_runner_waits_for_the_lock_then_finds_nothing_to_do(
     assert any("after waiting for the lock" in m for m in results[1].messages())
     assert not any("running the change online" in m for m in results[1].messages())
     assert column_type(database, "a") == "bigint"
+
+
+# --- A million rows and a writer ---------------------------------------------------------
+
+MILLION = 1_000_000
+
+
+@pytest.mark.online_ddl
+def test_online_keeps_a_writer_going_where_a_plain_alter_stalls_it(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    big_table(migrate, migrations, database, MILLION)
+    before = original_rows(database, MILLION)
+    migrations.add("b2", "b1", upgrade=[sql("ALTER TABLE big MODIFY c BIGINT NOT NULL DEFAULT 0,"
+                                            " LOCK=SHARED")])  # fmt: skip
+    migrations.add("b3", "b2", upgrade=[sql(TO_BIGINT)])
+
+    with writer(database) as plain:
+        blocking = migrate("upgrade", "b2", MIGRATE_BLOCKING_DDL="allow")
+    assert blocking.code == 0, blocking.stderr
+    plan = json.loads(migrate("plan", "--format", "json", **ONLINE).stdout)
+    assert [s["executor"] for s in plan["statements"]] == ["pt-online-schema-change"]
+    seen: list[list[str]] = []
+    started = time.monotonic()
+    with writer(database) as online:
+        process = start_entrypoint(["upgrade"], migrate.env(**ONLINE), migrate.workdir)
+        wait_until(lambda: bool(set(tool_processes()) & children_of(process.pid)), "the tool")
+        seen += [argv for pid, argv in tool_processes().items() if pid in children_of(process.pid)]
+        result = finish(process, started, timeout=600)
+
+    print(f"writer's longest insert: plain {plain.longest:.2f} s, online {online.longest:.2f} s")
+    assert result.code == 0, result.stderr
+    assert plain.longest > 1.0
+    assert online.longest <= 0.5
+    assert column_type(database, "a") == "bigint"
+    ((count,),) = database.execute("SELECT COUNT(*) FROM big")
+    assert count == MILLION + plain.inserted + online.inserted
+    assert original_rows(database, MILLION) == before
+    assert leftovers(database) == []
+    assert database.app_user is not None
+    password = database.app_user[1]
+    (argv,) = seen
+    assert password not in " ".join(argv)
+    assert any(word.startswith("F=") for word in argv)
+    assert password not in result.output
+    assert any("% done, ETA" in m and "online change of big" in m for m in result.messages())

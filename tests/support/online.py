@@ -68,7 +68,8 @@ def writer(database: ScratchDatabase, table: str = "big") -> Iterator[Writer]:
     thread.start()
     deadline = time.monotonic() + 10
     while state.inserted < 20:  # writing before the revision starts
-        assert time.monotonic() < deadline and state.failed is None, state.failed
+        assert time.monotonic() < deadline, "the writer did not start"
+        assert state.failed is None, state.failed
         time.sleep(0.05)
     try:
         yield state
