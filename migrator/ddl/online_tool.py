@@ -40,7 +40,7 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Load protection. Each chunk of the copy is sized to take about this long, so a
 # write waits at most that long for a row the copy holds.
-CHUNK_TIME = 0.5
+CHUNK_TIME = 0.2
 # Threads_running above which the copy pauses (and resumes below), and above which
 # the tool gives up and removes its work: a server already struggling is left alone.
 MAX_LOAD = "Threads_running=50"

@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import (
     Result,
-    applied_revisions,
     ScratchDatabase,
+    applied_revisions,
     finish,
     start_entrypoint,
     wait_for_line,
@@ -346,7 +346,10 @@ def test_online_keeps_a_writer_going_where_a_plain_alter_stalls_it(
         seen += [argv for pid, argv in tool_processes().items() if pid in children_of(process.pid)]
         result = finish(process, started, timeout=600)
 
-    print(f"writer's longest insert: plain {plain.longest:.2f} s, online {online.longest:.2f} s")
+    print(
+        f"writer's longest insert: plain {plain.longest:.2f} s, online {online.longest:.2f} s"
+        f" ({online.deadlocks} deadlocks retried)"
+    )
     assert result.code == 0, result.stderr
     assert plain.longest > 1.0
     assert online.longest <= 0.5

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import ScratchDatabase, unavailable
 
 TOOL = "pt-online-schema-change"
+DEADLOCK = 1213
 
 
 def require_tool() -> None:
@@ -40,6 +41,7 @@ class Writer:
 
     longest: float = 0.0
     inserted: int = 0
+    deadlocks: int = 0  # inserts the server rolled back and the writer retried
     failed: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -54,7 +56,16 @@ def writer(database: ScratchDatabase, table: str = "big") -> Iterator[Writer]:
         try:
             with connection.cursor() as cursor:
                 while not state.stop.is_set():
-                    cursor.execute(f"INSERT INTO {table} (a, b) VALUES (-1, 'w')")
+                    try:
+                        cursor.execute(f"INSERT INTO {table} (a, b) VALUES (-1, 'w')")
+                    except pymysql.err.OperationalError as error:
+                        # The tool's triggers and its copy may deadlock a write, which the
+                        # server rolls back: an application retries it, as here (the gap
+                        # until it succeeds counts as the insert's time).
+                        if error.args[0] != DEADLOCK:
+                            raise
+                        state.deadlocks += 1
+                        continue
                     now = time.monotonic()
                     state.longest, last = max(state.longest, now - last), now
                     state.inserted += 1
