@@ -38,9 +38,10 @@ log = get_logger()
 TOOL = "pt-online-schema-change"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# Load protection. Each chunk of the copy is sized to take about this long, so a
-# write waits at most that long for a row the copy holds.
-CHUNK_TIME = 0.2
+# Load protection. Each chunk of the copy is sized to take about this long. A write waits
+# for the chunk that holds its rows, and on MariaDB (innodb_autoinc_lock_mode=1) any write
+# waits for the chunk in progress, as the copy holds the copy's AUTO-INC lock meanwhile.
+CHUNK_TIME = 0.1
 # Threads_running above which the copy pauses (and resumes below), and above which
 # the tool gives up and removes its work: a server already struggling is left alone.
 MAX_LOAD = "Threads_running=50"

@@ -348,8 +348,12 @@ def test_online_keeps_a_writer_going_where_a_plain_alter_stalls_it(
 
     print(
         f"writer's longest insert: plain {plain.longest:.2f} s, online {online.longest:.2f} s"
-        f" ({online.deadlocks} deadlocks retried)"
+        f" ({online.deadlocks} deadlocks retried), the longest ending at"
+        f" {time.strftime('%H:%M:%S', time.gmtime(online.longest_ended))}"
+        f"{str(online.longest_ended % 1)[1:5]}"
     )
+    for entry in result.logs:
+        print(entry["time"], entry["message"][:100])
     assert result.code == 0, result.stderr
     assert plain.longest > 1.0
     assert online.longest <= 0.5

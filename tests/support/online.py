@@ -42,6 +42,7 @@ class Writer:
     longest: float = 0.0
     inserted: int = 0
     deadlocks: int = 0  # inserts the server rolled back and the writer retried
+    longest_ended: float = 0.0  # when the longest wait ended (epoch seconds), for messages
     failed: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -67,7 +68,9 @@ def writer(database: ScratchDatabase, table: str = "big") -> Iterator[Writer]:
                         state.deadlocks += 1
                         continue
                     now = time.monotonic()
-                    state.longest, last = max(state.longest, now - last), now
+                    if now - last > state.longest:
+                        state.longest, state.longest_ended = now - last, time.time()
+                    last = now
                     state.inserted += 1
                     time.sleep(0.01)
         except pymysql.err.MySQLError as error:
