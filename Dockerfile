@@ -17,8 +17,9 @@ RUN python -m venv /opt/venv \
 # pt-online-schema-change (percona-toolkit, GPL-2), for MIGRATE_BLOCKING_DDL=online:
 # the one script out of Debian's package, not the whole toolkit.
 FROM ${PYTHON_IMAGE} AS online-schema-change
+WORKDIR /tmp
 RUN apt-get update -qq \
-    && cd /tmp && apt-get download percona-toolkit \
+    && apt-get download percona-toolkit \
     && dpkg-deb -x percona-toolkit_*.deb /tmp/toolkit \
     && rm -rf /var/lib/apt/lists/*
 
@@ -37,7 +38,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MIGRATE_LOG_FORMAT=json
 COPY --from=build /opt/venv /opt/venv
-# The script needs Perl and its MySQL driver, nothing else of the toolkit's dependencies.
+# The script needs Perl and its MySQL driver, nothing else of the toolkit's dependencies;
+# Debian's stable release pins their versions.
+# hadolint ignore=DL3008
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
        libdbd-mysql-perl \
