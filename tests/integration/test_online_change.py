@@ -244,11 +244,13 @@ MOMENTS = {
 
 
 def _freeze_mid_copy(database: ScratchDatabase, tool: int) -> None:
-    """Let the frozen tool copy in short steps until its copy holds some of the rows."""
+    """Let the frozen tool copy in short steps until its copy holds rows. A chunk the
+    server is running goes on while the tool is frozen: on a fast server the copy may hold
+    every row by then, and the swap is still to come."""
     for _ in range(400):
         ((copied,),) = database.execute("SELECT COUNT(*) FROM _big_new")
         if copied > 0:
-            assert copied < KILL_ROWS
+            print(f"frozen with {copied} rows copied")
             return
         os.kill(tool, signal.SIGCONT)
         time.sleep(0.02)
@@ -291,6 +293,10 @@ def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once
         assert leftovers(database) == []  # the runner removed what the tool left
     else:
         assert stopped.code == -signal.SIGKILL
+    if how == signal.SIGKILL and moment != "swap":
+        shown = migrate("status").stdout
+        assert "online change: online change of table big" in shown
+        assert "left behind: the next upgrade removes it or finds it done" in shown
     after = migrate("upgrade", **settings)
 
     assert after.code == 0, after.stderr
