@@ -141,7 +141,15 @@ class OnlineExecutor:
             runner=self.runner,
         )
         online_marker.record(cursor, change)
-        run = ToolRun(self.tool, self.target, table, alter, revision, self.progress_interval)
+        run = ToolRun(
+            self.tool,
+            self.target,
+            table,
+            alter,
+            revision,
+            self.progress_interval,
+            set_vars=_tool_settings(cursor),
+        )
         outcome = run_tool(run, {"PATH": TOOL_PATH, "LC_ALL": "C"})
         done = outcome.swapped or online_table.swapped(
             cursor, database, table, change.definition_digest
@@ -221,6 +229,17 @@ def recover(connection: Any, database: str, lock_wait_timeout: int) -> OnlineCha
             extra={"revision": change.revision, "table": change.table},
         )
         return change
+
+
+def _tool_settings(cursor: Any) -> tuple[str, ...]:
+    """MySQL 9 explains in its TREE format by default, where pt-online-schema-change 3.2
+    finds no row estimate: it would then copy the whole table in one chunk, holding its
+    rows' locks throughout. The classic format restores the estimate."""
+    cursor.execute("SHOW VARIABLES LIKE 'explain\\_format'")
+    row = cursor.fetchone()
+    if row is not None and str(row[1]).upper() != "TRADITIONAL":
+        return ("explain_format=TRADITIONAL",)
+    return ()
 
 
 def _preview(statement: str) -> str:

@@ -67,6 +67,8 @@ class ToolRun:
     alter: str  # the clauses of the ALTER TABLE, as the tool's --alter takes them
     revision: str
     progress_interval: float
+    # The tool's --set-vars beyond its own defaults, e.g. explain_format=TRADITIONAL.
+    set_vars: tuple[str, ...] = ()
 
 
 @dataclass
@@ -187,6 +189,7 @@ def command(run: ToolRun, options: Path, config: Path) -> list[str]:
         CRITICAL_LOAD,
         "--progress",
         f"time,{max(1, round(run.progress_interval))}",
+        *(["--set-vars", ",".join(run.set_vars)] if run.set_vars else []),
         dsn,
     ]
 
