@@ -22,7 +22,13 @@ from migrator.db.marker import MARKER_TABLE
 from migrator.db.online_marker import OnlineChange
 from migrator.ddl import online_table
 from migrator.ddl.online_ddl import Statement
-from migrator.ddl.online_tool import TOOL, ToolRun, run_tool
+from migrator.ddl.online_tool import (
+    CHUNK_TIME,
+    CHUNK_TIME_AUTOINC_LOCKED,
+    TOOL,
+    ToolRun,
+    run_tool,
+)
 from migrator.errors import BlockingDdlRefused, MigrationFailed
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
@@ -149,6 +155,7 @@ class OnlineExecutor:
             revision,
             self.progress_interval,
             set_vars=_tool_settings(cursor),
+            chunk_time=_chunk_time(cursor),
         )
         outcome = run_tool(run, {"PATH": TOOL_PATH, "LC_ALL": "C"})
         done = outcome.swapped or online_table.swapped(
@@ -240,6 +247,13 @@ def _tool_settings(cursor: Any) -> tuple[str, ...]:
     if row is not None and str(row[1]).upper() != "TRADITIONAL":
         return ("explain_format=TRADITIONAL",)
     return ()
+
+
+def _chunk_time(cursor: Any) -> float:
+    """Shorter chunks where the copy's INSERT … SELECT takes a table AUTO-INC lock."""
+    cursor.execute("SELECT @@innodb_autoinc_lock_mode")
+    row = cursor.fetchone()
+    return CHUNK_TIME if row is not None and int(row[0]) == 2 else CHUNK_TIME_AUTOINC_LOCKED
 
 
 def _preview(statement: str) -> str:

@@ -38,10 +38,12 @@ log = get_logger()
 TOOL = "pt-online-schema-change"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# Load protection. Each chunk of the copy is sized to take about this long. A write waits
-# for the chunk that holds its rows, and on MariaDB (innodb_autoinc_lock_mode=1) any write
-# waits for the chunk in progress, as the copy holds the copy's AUTO-INC lock meanwhile.
-CHUNK_TIME = 0.1
+# Load protection. Each chunk of the copy is sized to take about this long; a write waits
+# at most about that long for the chunk that holds its rows. Where InnoDB takes a table
+# AUTO-INC lock for INSERT … SELECT (innodb_autoinc_lock_mode 0 or 1, MariaDB's default),
+# every write to the table waits for the chunk in progress, so chunks are shorter there.
+CHUNK_TIME = 0.25
+CHUNK_TIME_AUTOINC_LOCKED = 0.1
 # Threads_running above which the copy pauses (and resumes below), and above which
 # the tool gives up and removes its work: a server already struggling is left alone.
 MAX_LOAD = "Threads_running=50"
@@ -69,6 +71,7 @@ class ToolRun:
     progress_interval: float
     # The tool's --set-vars beyond its own defaults, e.g. explain_format=TRADITIONAL.
     set_vars: tuple[str, ...] = ()
+    chunk_time: float = CHUNK_TIME
 
 
 @dataclass
@@ -182,7 +185,7 @@ def command(run: ToolRun, options: Path, config: Path) -> list[str]:
         "--recursion-method",
         RECURSION_METHOD,
         "--chunk-time",
-        str(CHUNK_TIME),
+        str(run.chunk_time),
         "--max-load",
         MAX_LOAD,
         "--critical-load",
