@@ -290,7 +290,9 @@ def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once
     stopped = finish(process, started)
     wait_until(lambda: not tools & set(tool_processes()), "the tool to end with the runner")
 
-    if how == signal.SIGTERM:
+    if not tools:  # the tool had ended: the runner may have finished before the signal
+        assert stopped.code in {0, 143, -signal.SIGKILL}, stopped.stderr
+    elif how == signal.SIGTERM:
         assert stopped.code == 143, stopped.stderr
         assert leftovers(database) == []  # the runner removed what the tool left
     else:
