@@ -113,7 +113,16 @@ class Context:
             blocking_ddl=self.settings.blocking_ddl,
             blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
             progress_interval=self.settings.progress_interval,
+            online_tool=self.online_tool(),
         )
+
+    def online_tool(self) -> str | None:
+        """pt-online-schema-change's path under MIGRATE_BLOCKING_DDL=online: exit 2 without it."""
+        if self.settings.blocking_ddl != "online":
+            return None
+        from migrator.ddl.online_tool import find_tool
+
+        return find_tool()
 
     @property
     def use_lock(self) -> bool:
@@ -396,6 +405,9 @@ def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
         f"head:     {', '.join(current.heads) or 'none (no revisions)'}",
         f"pending:  {' '.join(current.pending) or 'none'}",
     )
+    if running is not None and (online := runner.online_change_left(database)) is not None:
+        state = "; left behind: the next upgrade removes it or finds it done" if interrupted else ""
+        context.print(f"online change: {online.describe()}{state}")
     if running is not None and interrupted:
         context.print(f"interrupted: {running.describe()}")
         if exit_code:
