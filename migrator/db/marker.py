@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pymysql
 
+from migrator.db.online_marker import ONLINE_TABLE
+
 if TYPE_CHECKING:
     import sqlalchemy
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 MARKER_TABLE = "migrator_run_marker"
 # The runner's own tables (Alembic's and the marker): written within each revision,
 # never big, never a user's schema.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE})
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE})
 NO_SUCH_TABLE = 1146
 
 # The runner's own table, outside the application's MetaData (and hidden from

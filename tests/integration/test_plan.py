@@ -201,6 +201,7 @@ def test_plan_text_is_a_table_a_person_reads(
         "blocks",
         "writes",
         "rows",
+        "executor",
         "statement",
     ]
     assert row.split()[:2] == ["a2", "accounts"]
@@ -400,7 +401,7 @@ def test_a_revision_the_empty_copy_cannot_run_is_reported_and_does_not_block_upg
     assert database.version() == {"a2"}
 
 
-# The README's promises about `plan` (under "Big tables") that had no test of their own.
+# The promises of docs/big-tables.md about `plan` that had no test of their own.
 
 
 def test_plan_json_has_exactly_the_fields_the_readme_names(
@@ -430,8 +431,10 @@ def test_plan_json_has_exactly_the_fields_the_readme_names(
         "table_bytes",
         "destructive",
         "note",
+        "executor",
     }
     assert statement["table_bytes"] > 0
+    assert statement["executor"] == "server"  # MIGRATE_BLOCKING_DDL=warn: the server runs all
 
 
 def test_plan_to_a_revision_lists_the_statements_up_to_it_only(

@@ -153,7 +153,7 @@ def test_plan_agrees_with_the_server_on_the_live_table(
                 connection.close()
         else:
             database.execute(step)
-    # Row versions are only visible with PROCESS on MySQL; the README says to grant it.
+    # Row versions are only visible with PROCESS on MySQL, as docs/big-tables.md says.
     assert database.app_user is not None
     database.server.execute(f"GRANT PROCESS ON *.* TO '{database.app_user[0]}'@'%'")
     migrations.add("v2", "v1", upgrade=[sql(case.statement)])

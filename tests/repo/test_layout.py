@@ -1,4 +1,4 @@
-"""Every module of the runner has one purpose, said in one sentence, and the README lists it."""
+"""Every module of the runner has one purpose, said in one sentence, and DEVELOPING.md lists it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docs import section, table_rows
 from tests.support.project import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "migrator"
@@ -23,11 +24,18 @@ def test_a_module_says_its_purpose_in_one_sentence(module: Path) -> None:
     assert purpose.endswith("."), purpose
 
 
-def test_the_readme_layout_names_every_module() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    layout = readme.split("## Layout\n", 1)[1].split("\n## ", 1)[0]
+def test_the_developers_layout_names_every_package_and_module() -> None:
+    layout = table_rows(section("DEVELOPING.md", "## Layout"))
+    rows = {row.split(" | ", 1)[0].removeprefix("| ").strip("`"): row for row in layout}
 
-    missing = [m.name for m in MODULES if m.parent == PACKAGE and m.name != "__init__.py"]
-    missing = [name for name in missing if f"`{name}`" not in layout]
+    missing = []
+    for module in sorted(PACKAGE.rglob("*.py")):
+        package = module.parent.relative_to(PROJECT_ROOT).as_posix() + "/"
+        if module.parent != PACKAGE and module.name == "__init__.py":
+            named = package in rows  # a package is named by its own row
+        else:
+            named = f"`{module.name}`" in rows.get(package, "")
+        if not named:
+            missing.append(str(module.relative_to(PACKAGE)))
 
     assert missing == []
