@@ -26,9 +26,9 @@ from tests.support.online import (
     leftovers,
     require_tool,
     tool_processes,
-    wait_until,
     writer,
 )
+from tests.support.polling import wait_until
 from tests.support.runner import Result, applied_revisions, finish, start_entrypoint, wait_for_line
 from tests.support.servers import ScratchDatabase
 from tests.support.tables import fill
@@ -283,7 +283,11 @@ def test_a_runner_stopped_mid_change_leaves_it_to_the_next_run_done_exactly_once
         with suppress(ProcessLookupError):  # gone already: killed with the runner
             os.kill(tool, signal.SIGCONT)  # a SIGTERM from the runner is acted on once it runs
     stopped = finish(process, started)
-    wait_until(lambda: not tools & set(tool_processes()), "the tool to end with the runner")
+    wait_until(
+        lambda: not tools & set(tool_processes()),
+        timeout=120,
+        message="the tool did not end with the runner",
+    )
 
     if not tools:  # the tool had ended: the runner may have finished before the signal
         assert stopped.code in {0, 143, -signal.SIGKILL}, stopped.stderr
@@ -356,7 +360,11 @@ def test_online_keeps_a_writer_going_where_a_plain_alter_stalls_it(
     started = time.monotonic()
     with writer(database) as online:
         process = start_entrypoint(["upgrade"], migrate.env(**ONLINE), migrate.workdir)
-        wait_until(lambda: bool(set(tool_processes()) & children_of(process.pid)), "the tool")
+        wait_until(
+            lambda: bool(set(tool_processes()) & children_of(process.pid)),
+            timeout=120,
+            message="the runner never started the tool",
+        )
         seen += [argv for pid, argv in tool_processes().items() if pid in children_of(process.pid)]
         result = finish(process, started, timeout=600)
 

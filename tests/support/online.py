@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymysql
-import pytest
 
 from tests.support.servers import ScratchDatabase
 from tests.support.unavailable import unavailable
@@ -132,14 +131,6 @@ def leftovers(database: ScratchDatabase, table: str = "big") -> list[str]:
     )
     tables = {f"_{table}_new", f"_{table}_old"} & database.tables()
     return sorted([str(row[0]) for row in triggers] + list(tables))
-
-
-def wait_until(condition: object, what: str, limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    while not callable(condition) or not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def gone(pid: int) -> bool:
