@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, get_args
 
 from migrator.cli import commands
 from migrator.cli.arguments import parse_args
@@ -21,6 +21,7 @@ from migrator.errors import ConfigError, ExitStatus, Interrupted, MigratorError
 from migrator.process import interrupts
 from migrator.process.logs import Redactor, configure_logging, get_logger
 from migrator.process.report import RunReport, write_termination_message
+from migrator.settings.config import LogFormat
 from migrator.settings.fast import read_fast_settings
 from migrator.settings.target import parse_database_url, shown
 from migrator.settings.targets import declared_names, with_env_file
@@ -177,7 +178,7 @@ def _fallback_log_format() -> str:
     # Used until the settings are read, so that even a settings error comes out
     # in the format the operator asked for.
     requested = os.environ.get("MIGRATE_LOG_FORMAT", "auto")
-    return requested if requested in {"auto", "text", "json"} else "auto"
+    return requested if requested in get_args(LogFormat) else "auto"
 
 
 def _secrets(settings: Settings) -> list[str]:
