@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, TextIO, get_args
 
 from migrator.cli import commands
 from migrator.cli.arguments import parse_args
-from migrator.errors import ConfigError, ExitStatus, Interrupted, MigratorError
+from migrator.errors import ConfigError, ExitStatus
 from migrator.process import interrupts
-from migrator.process.logs import Redactor, configure_logging, get_logger
+from migrator.process.logs import Redactor, configure_logging, get_logger, log_failure
 from migrator.process.report import RunReport, write_termination_message
 from migrator.settings.config import LogFormat
 from migrator.settings.fast import read_fast_settings
@@ -101,20 +101,11 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
     except BrokenPipeError as closed:  # `history | head -1`: the reader has what it wanted
         interrupts.settle()
         failure, status = closed, ExitStatus.OUTPUT_CLOSED
-    except (MigratorError, Interrupted) as error:
-        interrupts.settle()
-        failure, status = error, error.exit_status
-        log.error(error.message, extra={"exit_code": int(status), "error": type(error).__name__})
     except BaseException as error:
         interrupts.settle()
-        failure, status = error, ExitStatus.INTERNAL_ERROR
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        log.error(
-            f"internal error: {type(error).__name__}: {first_line}"
-            + ("" if debug else " (set MIGRATE_DEBUG=1 for the traceback)"),
-            exc_info=debug,
-            extra={"exit_code": int(status), "error": type(error).__name__},
-        )
+        failure = error
+        hint = "" if debug else " (set MIGRATE_DEBUG=1 for the traceback)"
+        status = log_failure(error, traceback=debug, hint=hint)
     summary = report.summary(int(status), failure, time.monotonic() - started)
     write_termination_message(termination_log, summary, redact.values)
     return int(status)
