@@ -22,7 +22,7 @@ from migrator.autogenerate.confined import UnsafeStatement, confined, leading_wo
 from migrator.autogenerate.shadow import quote_identifier
 from migrator.core.apply import run_steps
 from migrator.db import marker
-from migrator.db.connection import ConnectionSettings
+from migrator.db.connection import ConnectionSettings, is_mariadb
 from migrator.db.engine import driver_connection, open_connection
 from migrator.ddl import cheapest, narrowing, statements
 from migrator.ddl.levels import LADDER
@@ -184,7 +184,7 @@ class LiveTables:
                 cursor.execute("SELECT version_num FROM alembic_version")
                 versions = [row[0] for row in cursor]
             cursor.execute("SELECT VERSION()")
-            mysql = "mariadb" not in str(cursor.fetchone()[0]).lower()
+            mysql = not is_mariadb(cursor.fetchone()[0])
             row_versions = _row_versions(cursor) if mysql else {}
             session = _verdict_settings(cursor)
         return cls(database, definitions, versions, sizes, row_versions, mysql, session)

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import pymysql
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, CR, ER
 
+from migrator.db import error_numbers
 from migrator.errors import AccessDenied, ConfigError, DatabaseUnreachable, MigratorError
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
@@ -39,40 +40,57 @@ log = get_logger()
 # momentarily out of connections. Anything else is retried in vain.
 RETRYABLE_ERRORS = frozenset(
     {
-        1040,  # too many connections
-        1053,  # server shutdown in progress
-        1203,  # user has exceeded max_user_connections
-        2002,  # can't connect through socket
-        2003,  # can't connect (refused, timed out, and DNS failures in PyMySQL)
-        2005,  # unknown host (DNS may appear late in compose and Kubernetes)
-        2006,  # server has gone away
-        2013,  # lost connection during the handshake
+        ER.CON_COUNT_ERROR,
+        ER.SERVER_SHUTDOWN,
+        ER.TOO_MANY_USER_CONNECTIONS,  # the user's max_user_connections
+        CR.CR_CONNECTION_ERROR,  # through the socket
+        CR.CR_CONN_HOST_ERROR,  # refused, timed out, and DNS failures in PyMySQL
+        CR.CR_UNKNOWN_HOST,  # DNS may appear late in compose and Kubernetes
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,  # during the handshake
     }
 )
 
 # The session ended under the runner (server restart, killed connection, network).
-CONNECTION_LOST_ERRORS = frozenset({1053, 1927, 2003, 2006, 2013, 2055})
-
-# Refusals that retrying cannot fix (1129: every retry would make a blocked host worse).
-ACCESS_ERRORS = frozenset(
+CONNECTION_LOST_ERRORS = frozenset(
     {
-        1043,  # bad handshake (e.g. a database name the server cannot parse)
-        1044,  # access denied to the database
-        1045,  # access denied (wrong user or password)
-        1049,  # unknown database
-        1102,  # incorrect database name
-        1129,  # host blocked because of too many connection errors
-        1130,  # host not allowed to connect
-        1142,  # command denied (no privilege on a table)
-        1143,  # column command denied
-        1227,  # access denied: needs a privilege such as SUPER
-        1251,  # client does not support the authentication protocol
-        3159,  # connections must use TLS
-        2026,  # TLS required by the URL, and the server does not offer it
-        2059,  # the server asks for an authentication plugin the driver lacks
+        ER.SERVER_SHUTDOWN,
+        error_numbers.CONNECTION_KILLED,
+        CR.CR_CONN_HOST_ERROR,
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,
+        CR.CR_SERVER_LOST_EXTENDED,
     }
 )
-AUTH_PLUGIN_UNSUPPORTED = 2059
+
+# Refusals that retrying cannot fix (a blocked host: every retry would make it worse).
+ACCESS_ERRORS = frozenset(
+    {
+        ER.HANDSHAKE_ERROR,  # e.g. a database name the server cannot parse
+        ER.DBACCESS_DENIED_ERROR,
+        ER.ACCESS_DENIED_ERROR,  # wrong user or password
+        ER.BAD_DB_ERROR,  # unknown database
+        ER.WRONG_DB_NAME,
+        ER.HOST_IS_BLOCKED,  # too many connection errors from this host
+        ER.HOST_NOT_PRIVILEGED,
+        ER.TABLEACCESS_DENIED_ERROR,  # no privilege on a table
+        ER.COLUMNACCESS_DENIED_ERROR,
+        ER.SPECIFIC_ACCESS_DENIED_ERROR,  # needs a privilege such as SUPER
+        ER.NOT_SUPPORTED_AUTH_MODE,
+        error_numbers.SECURE_TRANSPORT_REQUIRED,
+        CR.CR_SSL_CONNECTION_ERROR,  # TLS required by the URL, and the server offers none
+        CR.CR_AUTH_PLUGIN_CANNOT_LOAD,  # an authentication plugin the driver lacks
+    }
+)
+# Errors that mean "this user may not look there" (or create it).
+NOT_PERMITTED = frozenset(
+    {
+        ER.DBACCESS_DENIED_ERROR,
+        ER.TABLEACCESS_DENIED_ERROR,
+        ER.COLUMNACCESS_DENIED_ERROR,
+        ER.SPECIFIC_ACCESS_DENIED_ERROR,
+    }
+)
 
 INITIAL_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
@@ -105,6 +123,12 @@ def error_text(error: BaseException) -> str:
     if isinstance(cause, pymysql.err.MySQLError) and len(cause.args) >= 2:
         return f"({cause.args[0]}) {cause.args[1]}"
     return str(cause).split("\n", 1)[0] or type(cause).__name__
+
+
+def is_mariadb(server_version: object) -> bool:
+    """Whether a server's version (its handshake's, or `SELECT VERSION()`) is MariaDB's,
+    e.g. "10.11.19-MariaDB-0+deb12u1"; MySQL's is "9.7.4"."""
+    return "mariadb" in str(server_version).lower()
 
 
 class _Connection(pymysql.connections.Connection):
@@ -268,13 +292,13 @@ def _tls_failure(error: pymysql.err.MySQLError) -> ssl.SSLError | None:
 
 # What a person does about a refused login, by error number ({where}: the target).
 _LOGIN_HINTS = {
-    1045: "login refused by {where}: {reason}; check the user and password",
-    1044: "login refused by {where}: {reason}; the user may not use this database, or it does"
-    " not exist (a user without access to a database is not told which): grant it, or fix"
-    " the name",
-    1049: "{reason} on {where}: create the database or fix its name",
-    1129: "{reason}; the server blocks this host: run FLUSH HOSTS on the server",
-    AUTH_PLUGIN_UNSUPPORTED: "{where} asks for an authentication method this runner does not"
+    ER.ACCESS_DENIED_ERROR: "login refused by {where}: {reason}; check the user and password",
+    ER.DBACCESS_DENIED_ERROR: "login refused by {where}: {reason}; the user may not use this"
+    " database, or it does not exist (a user without access to a database is not told which):"
+    " grant it, or fix the name",
+    ER.BAD_DB_ERROR: "{reason} on {where}: create the database or fix its name",
+    ER.HOST_IS_BLOCKED: "{reason}; the server blocks this host: run FLUSH HOSTS on the server",
+    CR.CR_AUTH_PLUGIN_CANNOT_LOAD: "{where} asks for an authentication method this runner does not"
     " support ({reason}); give the user mysql_native_password, caching_sha2_password or ed25519",
 }
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pymysql
 
+from migrator.db.connection import is_mariadb
 from migrator.process.logs import LOGGER_NAME
 from migrator.process.report import Slowest
 
@@ -99,7 +100,7 @@ _MYSQL = (
 
 def _percent_done(probe: pymysql.Connection[Any], session_id: int) -> float | None:
     """The statement's progress in percent, as the server counts it; None if it does not."""
-    mariadb = "mariadb" in str(getattr(probe, "server_version", "")).lower()
+    mariadb = is_mariadb(probe.get_server_info())  # type: ignore[no-untyped-call]
     with suppress(pymysql.err.MySQLError), probe.cursor() as cursor:
         cursor.execute(_MARIADB if mariadb else _MYSQL, (session_id,))
         row = cursor.fetchone()

@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import CR
 
 from migrator.db import progress
 from migrator.db.connection import bound_io, connect_once, error_code
@@ -144,13 +145,10 @@ class Watchdog:
 
 def _is_answer(error: pymysql.err.MySQLError) -> bool:
     """An error the server sent (no privilege, too many connections, an account limit)
-    proves it is alive; client-side errors (2000 and up: lost, timed out) do not."""
+    proves it is alive; client-side errors (lost, timed out) do not."""
     code = error_code(error)
-    return code is not None and code < CLIENT_ERRORS
-
-
-# MySQL's client library numbers its own errors from 2000; below are the server's.
-CLIENT_ERRORS = 2000
+    # The client library numbers its own errors from CR_ERROR_FIRST; below are the server's.
+    return code is not None and code < CR.CR_ERROR_FIRST
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db.marker import BOOKKEEPING_TABLES
 from migrator.ddl import cheapest, statements
@@ -29,8 +30,6 @@ from migrator.process.logs import get_logger
 from migrator.settings.config import BlockingDdlPolicy
 
 log = get_logger()
-
-SYNTAX_ERROR = 1064  # ER_PARSE_ERROR
 
 WAY_OUT = (
     "run it in a maintenance window with MIGRATE_BLOCKING_DDL=allow, or rewrite it so the"
@@ -64,7 +63,7 @@ class BlockingGuard:
             try:
                 outcome = cheapest.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
             except pymysql.err.ProgrammingError as error:
-                if error.args[0] != SYNTAX_ERROR:
+                if error.args[0] != ER.PARSE_ERROR:
                     raise
                 # Partitioning, for one, takes no ALGORITHM/LOCK clause before it; nothing ran.
                 reason = "the server cannot read it with an ALGORITHM/LOCK clause"
