@@ -48,11 +48,10 @@ from migrator.errors import (
 )
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
+from migrator.process.preview import ERROR_PREVIEW, preview
 from migrator.settings.target import Project
 
 log = get_logger()
-
-STATEMENT_PREVIEW = 300
 
 
 @dataclass
@@ -166,7 +165,7 @@ class _Progress:
         reason = error_text(error) if code is not None else describe(error)
         statement = getattr(error, "statement", None)
         if statement:
-            reason += f" in `{' '.join(statement.split())[:STATEMENT_PREVIEW]}`"
+            reason += f" in `{preview(statement, ERROR_PREVIEW)}`"
         if code == ER.LOCK_WAIT_TIMEOUT:  # a metadata (or row) lock, within lock_wait_timeout
             reason += (
                 f"; it waited more than MIGRATE_DDL_LOCK_TIMEOUT={self.ddl_lock_timeout}s for a"

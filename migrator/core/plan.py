@@ -29,6 +29,7 @@ from migrator.ddl.levels import LADDER
 from migrator.ddl.planned import PlannedStatement, fresh_statistics
 from migrator.ddl.statements import Statement
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
+from migrator.process.preview import PLAN_TABLE_PREVIEW, REFUSAL_PREVIEW, preview
 from migrator.settings.config import RunOptions
 from migrator.settings.target import Project
 
@@ -78,7 +79,7 @@ class Plan:
                     statement.lock or "-",
                     _yes_no(statement.blocks_writes),
                     "-" if statement.table_rows is None else f"~{statement.table_rows}",
-                    " ".join(statement.sql.split())[:90],
+                    preview(statement.sql, PLAN_TABLE_PREVIEW),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -139,14 +140,11 @@ def measure(
 
 
 def _unsafe(refused: UnsafeStatement) -> PlanUnavailable:
+    shown = preview(refused.statement, REFUSAL_PREVIEW)
     return PlanUnavailable(
-        f"cannot plan this statement safely: `{_preview(refused.statement)}`: {refused.reason};"
+        f"cannot plan this statement safely: `{shown}`: {refused.reason};"
         " it was not run, and the live database was only read"
     )
-
-
-def _preview(statement: str) -> str:
-    return " ".join(statement.split())[:200]
 
 
 @dataclass
