@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 from pymysql.constants import CLIENT, CR, ER
 
 from migrator.db import error_numbers
+from migrator.db.driver_compat import TimedConnection, io_timeout, set_io_timeout, shut_down
 from migrator.errors import AccessDenied, ConfigError, DatabaseUnreachable, MigratorError
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
@@ -131,53 +133,9 @@ def is_mariadb(server_version: object) -> bool:
     return "mariadb" in str(server_version).lower()
 
 
-class _Connection(pymysql.connections.Connection):
-    """PyMySQL's connection, without a 20 ms cost on every login, telling how long it has
-    been blocked on a read or write that has no timeout (for the watchdog).
-
-    PyMySQL 2 tries TLS on every login ("preferred": used when the server offers it,
-    the certificate not verified). For that it calls ssl.create_default_context(),
-    which loads the system CA store (about 20 ms, a fifth of a no-op run) only never
-    to consult it, as verification is off. Without TLS options, this builds the same
-    unverified context without the store; with them, PyMySQL's own code runs.
-    """
-
-    blocked_since: float | None = None
-
-    # PyMySQL's private I/O methods and attributes are not in its type stubs.
-    def _read_packet(self, *args: Any) -> Any:
-        driver: Any = super()
-        if cast("Any", self)._read_timeout is not None:  # bounded by its socket timeout
-            return driver._read_packet(*args)
-        self.blocked_since = time.monotonic()
-        try:
-            return driver._read_packet(*args)
-        finally:
-            self.blocked_since = None
-
-    def _write_bytes(self, data: bytes) -> None:
-        driver: Any = super()
-        if cast("Any", self)._write_timeout is not None:
-            driver._write_bytes(data)
-            return
-        self.blocked_since = time.monotonic()
-        try:
-            driver._write_bytes(data)
-        finally:
-            self.blocked_since = None
-
-    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
-        if sslp:
-            return super()._create_ssl_ctx(sslp)  # type: ignore[misc,no-any-return]
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-
-
 def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[Any]:
     """One login attempt, every read and write of it bounded by ``timeout``, as are the
-    session's later ones until :func:`bound_io` says otherwise.
+    session's later ones until :func:`~migrator.db.driver_compat.set_io_timeout` says otherwise.
 
     Raises the driver's error, or ConfigError for a bad TLS file.
     """
@@ -187,7 +145,7 @@ def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[A
         options["ssl_disabled"] = True
     timeout = max(timeout, 0.1)
     try:
-        return _Connection(
+        return TimedConnection(
             host=target.host,
             port=target.port,
             user=target.user,
@@ -237,8 +195,8 @@ def wait_for_database(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             # The runner's own short queries on this session answer within this.
-            bound_io(connection, settings.connect_timeout)
-            interrupts.register_session(connection)
+            set_io_timeout(connection, settings.connect_timeout)
+            interrupts.register_session(partial(shut_down, connection))
             if attempt > 1:
                 log.info("database is ready", extra={"attempts": attempt})
             return connection
@@ -315,25 +273,15 @@ def classify_connect_error(error: BaseException, target: DatabaseTarget) -> Migr
     return DatabaseUnreachable(f"cannot connect to {where}: {reason}")
 
 
-def bound_io(connection: DriverConnection, seconds: float | None) -> None:
-    """Bound every later read and write on the session; None: unbounded (watch it then).
-
-    PyMySQL reads these two private attributes before each read and write.
-    """
-    driver: Any = connection
-    driver._read_timeout = seconds
-    driver._write_timeout = seconds
-
-
 @contextmanager
 def io_bound(connection: DriverConnection, seconds: float) -> Iterator[None]:
     """Bound the session's reads and writes for the block, then restore the bound it had."""
-    previous: float | None = cast("Any", connection)._read_timeout
-    bound_io(connection, seconds)
+    previous = io_timeout(connection)
+    set_io_timeout(connection, seconds)
     try:
         yield
     finally:
-        bound_io(connection, previous)
+        set_io_timeout(connection, previous)
 
 
 def connection_lost(error: BaseException) -> bool:

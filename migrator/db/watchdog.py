@@ -23,7 +23,8 @@ import pymysql
 from pymysql.constants import CR
 
 from migrator.db import progress
-from migrator.db.connection import bound_io, connect_once, error_code
+from migrator.db.connection import connect_once, error_code
+from migrator.db.driver_compat import set_io_timeout, shut_down
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
 
@@ -105,7 +106,7 @@ class Watchdog:
                 },
             )
             self.cut = True
-            interrupts.cut_session(self.connection)
+            shut_down(self.connection)
             return
 
     def _server_answers(self) -> bool:
@@ -154,7 +155,7 @@ def _is_answer(error: pymysql.err.MySQLError) -> bool:
 @contextmanager
 def watched(connection: DriverConnection, settings: ConnectionSettings) -> Iterator[Watchdog]:
     """Make the session's reads and writes unbounded, under a watchdog, for the block."""
-    bound_io(connection, None)
+    set_io_timeout(connection, None)
     watchdog = Watchdog(connection, settings)
     watchdog.start()
     try:
