@@ -89,28 +89,13 @@ def plugin_registered(name: str) -> bool:
     return name in _all_plugins
 
 
-def compare_computed_default(  # noqa: PLR0917 - the signature is Alembic's
-    autogen_context: Any,
-    alter_column_op: ops.AlterColumnOp,
-    schema: str | None,
-    table_name: str,
-    column_name: str,
-    inspected_column: sqlalchemy.Column[Any],
-    metadata_column: sqlalchemy.Column[Any],
-) -> PriorityDispatchResult:
-    """Alembic's own comparison of generated (Computed) columns, the private
-    ``_compare_computed_default`` of alembic.autogenerate.compare.server_defaults:
-    called first, for the dialect, so that the server-default comparison never sees one.
-    """
-    return server_defaults._compare_computed_default(
-        autogen_context,
-        alter_column_op,
-        schema,
-        table_name,
-        column_name,
-        inspected_column,
-        metadata_column,
-    )
+def compare_computed_default(*arguments: Any) -> PriorityDispatchResult:
+    """Alembic's own comparison of generated (Computed) columns, given a column
+    comparator's arguments: the private ``_compare_computed_default`` of
+    alembic.autogenerate.compare.server_defaults, called first for the dialect so that
+    the server-default comparison never sees a generated column."""
+    result: PriorityDispatchResult = server_defaults._compare_computed_default(*arguments)
+    return result
 
 
 def render_alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
