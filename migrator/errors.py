@@ -30,6 +30,28 @@ class ExitStatus(IntEnum):
     INTERRUPTED_SIGTERM = 143
 
 
+# What each status means, as `--help` lists them (migrator.cli.arguments).
+EXIT_STATUS_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.SUCCESS: "success, including nothing to do",
+    ExitStatus.INTERNAL_ERROR: "unexpected internal error",
+    ExitStatus.CONFIG_ERROR: "configuration or usage error",
+    ExitStatus.DATABASE_UNREACHABLE: "database not reachable before MIGRATE_WAIT_TIMEOUT",
+    ExitStatus.ACCESS_DENIED: "login refused, missing privilege or unknown database",
+    ExitStatus.LOCK_TIMEOUT: "migration lock not acquired within MIGRATE_LOCK_TIMEOUT",
+    ExitStatus.MIGRATION_FAILED: "a migration failed (MySQL DDL may be partly applied)",
+    ExitStatus.DRIFT_DETECTED: "check found differences between the database and the schema module",
+    ExitStatus.UNKNOWN_REVISION: "the database is at a revision these migrations do not contain",
+    ExitStatus.SCRIPT_ERROR: "the migration scripts or the schema module are invalid",
+    ExitStatus.PENDING_REVISIONS: "status --exit-code: revisions are pending",
+    ExitStatus.BLOCKING_DDL_REFUSED: (
+        "MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table"
+    ),
+    ExitStatus.INTERRUPTED_SIGINT: "interrupted by SIGINT",
+    ExitStatus.OUTPUT_CLOSED: "standard output was closed early (e.g. piped into head)",
+    ExitStatus.INTERRUPTED_SIGTERM: "interrupted by SIGTERM",
+}
+
+
 class MigratorError(Exception):
     """An expected failure: one line of text for a person, and an exit status."""
 
