@@ -31,7 +31,7 @@ from typing import Any
 import pymysql
 
 from bench.run import ROOT, generate, report, url
-from migrator.target import DatabaseTarget, parse_database_url
+from migrator.settings.target import DatabaseTarget, parse_database_url
 
 
 class Fleet:

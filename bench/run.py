@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pymysql
 
-from migrator.target import DatabaseTarget, parse_database_url
+from migrator.settings.target import DatabaseTarget, parse_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / "bench" / ".tools"

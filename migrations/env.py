@@ -8,7 +8,7 @@ This file reads no environment and creates no engine.
 
 from alembic import context
 
-from migrator.alembic_env import connection, context_options
+from migrator.alembic_support.environment import connection, context_options
 
 config = context.config
 

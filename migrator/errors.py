@@ -1,6 +1,6 @@
 """The typed errors the core raises, each carrying its exit status (a public contract).
 
-The core raises these; only :mod:`migrator.cli` turns them into a printed line
+The core raises these; only :mod:`migrator.cli.main` turns them into a printed line
 and a process exit status.
 """
 

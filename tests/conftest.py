@@ -28,9 +28,9 @@ import pymysql
 import pytest
 import yaml
 
-from migrator.lock import lock_name
-from migrator.marker import MARKER_TABLE
-from migrator.target import DatabaseTarget, parse_database_url
+from migrator.db.lock import lock_name
+from migrator.db.marker import MARKER_TABLE
+from migrator.settings.target import DatabaseTarget, parse_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = PROJECT_ROOT / "entrypoint.py"

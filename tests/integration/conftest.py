@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from migrator.target import DatabaseTarget, Secret
+from migrator.settings.target import DatabaseTarget, Secret
 from tests.conftest import (
     PROJECT_ROOT,
     Result,

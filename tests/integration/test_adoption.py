@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from migrator.marker import MARKER_TABLE
+from migrator.db.marker import MARKER_TABLE
 from tests.conftest import ScratchDatabase, applied_revisions
 from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
 from tests.support.live import live_checksum

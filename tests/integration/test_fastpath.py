@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from migrator.database import ConnectionSettings, wait_for_database
-from migrator.fastpath import at_head_or_take_lock, current_state, static_history
-from migrator.scripts import alembic_config
-from migrator.target import Project
+from migrator.alembic_support.scripts import alembic_config
+from migrator.core.fastpath import at_head_or_take_lock, current_state, static_history
+from migrator.db.connection import ConnectionSettings, wait_for_database
+from migrator.settings.target import Project
 from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
 from tests.integration.conftest import Migrate, MigrationsDir
 from tests.support.live import live_checksum

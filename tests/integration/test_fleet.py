@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.marker import MARKER_TABLE
+from migrator.db.marker import MARKER_TABLE
 from tests.conftest import (
     ScratchDatabase,
     finish,

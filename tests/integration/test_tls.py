@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from migrator.database import ConnectionSettings, wait_for_database
-from migrator.target import parse_database_url
+from migrator.db.connection import ConnectionSettings, wait_for_database
+from migrator.settings.target import parse_database_url
 from tests.conftest import (
     ScratchDatabase,
     Server,

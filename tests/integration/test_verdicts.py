@@ -16,7 +16,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from migrator import online_ddl
+from migrator.ddl import online_ddl
 from tests.conftest import ScratchDatabase
 from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.support.live import live_checksum

@@ -1,7 +1,7 @@
 """The runner's CLI in a real child process forked from one that has its libraries imported.
 
 Each command still runs in a process of its own, with its own environment, working
-directory, stdout, stderr and exit status, through the same `migrator.cli.main` that
+directory, stdout, stderr and exit status, through the same `migrator.cli.main.main` that
 entrypoint.py calls; only the interpreter's start-up and the imports of SQLAlchemy,
 Alembic and the runner (over a second on a slow machine) are paid once, by the parent
 ("zygote"), instead of once per command. The schema module and the revision files are
@@ -33,11 +33,11 @@ ENTRYPOINT = PROJECT_ROOT / "entrypoint.py"
 # zygote only imports: it opens no connection and starts no thread, which a fork
 # could not take along.
 PRELOADED = [
-    "migrator.cli",
-    "migrator.commands",
-    "migrator.runner",
-    "migrator.upgrade",
-    "migrator.validated_settings",
+    "migrator.cli.main",
+    "migrator.cli.commands",
+    "migrator.core.runner",
+    "migrator.core.upgrade",
+    "migrator.settings.validated",
     "alembic.command",
     "alembic.autogenerate",
     "sqlalchemy.dialects.mysql",
@@ -88,7 +88,7 @@ def _child(request: dict[str, Any], base_path: list[str]) -> None:  # pragma: no
         sys.path[:] = [str(PROJECT_ROOT), *extra, *base_path]
         sys.argv = [str(ENTRYPOINT), *request["args"]]
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from migrator.cli import main
+        from migrator.cli.main import main
 
         code = main()
     except SystemExit as exiting:

@@ -13,7 +13,7 @@ from alembic.operations import Operations
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 
-from migrator import alembic_proxies
+from migrator.alembic_support import proxies
 
 ROUNDS = 50
 
@@ -26,7 +26,7 @@ def _offline_operations(buffer: io.StringIO) -> Operations:
 
 
 def test_op_in_two_threads_runs_each_threads_own_migration() -> None:
-    alembic_proxies.enable()
+    proxies.enable()
     buffers = {name: io.StringIO() for name in ("first", "second")}
     # Both threads install their proxy before either runs an operation, then they
     # alternate, so that a single shared proxy would send statements astray.
@@ -59,7 +59,7 @@ def test_op_in_two_threads_runs_each_threads_own_migration() -> None:
 
 
 def test_context_config_is_the_calling_threads_own(tmp_path: object) -> None:
-    alembic_proxies.enable()
+    proxies.enable()
     seen: dict[str, object] = {}
     configs = {name: Config() for name in ("first", "second")}
     both_inside = threading.Barrier(2)
@@ -81,7 +81,7 @@ def test_context_config_is_the_calling_threads_own(tmp_path: object) -> None:
 
 
 def test_op_outside_any_migration_is_alembics_own_name_error() -> None:
-    alembic_proxies.enable()
+    proxies.enable()
 
     with pytest.raises(NameError, match="proxy object has not yet been established"):
         op.execute("SELECT 1")

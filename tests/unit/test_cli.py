@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from migrator import __version__, arguments, cli
+from migrator import __version__
+from migrator.cli import arguments, main
 from migrator.errors import ExitStatus
 from tests.conftest import ENTRYPOINT, PROJECT_ROOT, RunEntrypoint, runner_env
 
@@ -75,9 +76,9 @@ def test_an_unexpected_exception_is_exit_1_with_one_line(
     def explode(*_: object) -> None:
         raise KeyError("no such thing\nsecond line")
 
-    monkeypatch.setitem(cli.COMMANDS, "heads", explode)
+    monkeypatch.setitem(main.COMMANDS, "heads", explode)
 
-    code = cli.run(["heads"], stdout=io.StringIO())
+    code = main.run(["heads"], stdout=io.StringIO())
 
     assert code == ExitStatus.INTERNAL_ERROR
     lines = capsys.readouterr().err.strip().splitlines()
@@ -97,9 +98,9 @@ def test_debug_shows_the_traceback(
     def explode(*_: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setitem(cli.COMMANDS, "heads", explode)
+    monkeypatch.setitem(main.COMMANDS, "heads", explode)
 
-    code = cli.run(["--debug", "heads"], stdout=io.StringIO())
+    code = main.run(["--debug", "heads"], stdout=io.StringIO())
 
     assert code == 1
     entry = json.loads(capsys.readouterr().err)
@@ -178,7 +179,7 @@ import os
 import sys
 
 sys.path.insert(0, {root!r})
-from migrator.cli import main
+from migrator.cli.main import main
 
 
 class Exiting:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.confined import Confinement, UnsafeStatement
+from migrator.autogenerate.confined import Confinement, UnsafeStatement
 
 RULES = Confinement("Live-Db", "Live-Db_shadow_1a2b", frozenset({"live-db", "other", "mysql"}))
 SHADOW = "`Live-Db_shadow_1a2b`"

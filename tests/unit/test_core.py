@@ -12,14 +12,14 @@ import pymysql
 import pytest
 import sqlalchemy as sa
 
-from migrator import interrupts
-from migrator.apply import _Progress
-from migrator.database import MAX_BACKOFF, ConnectionSettings, wait_for_database
+from migrator.alembic_support.scripts import load_metadata
+from migrator.autogenerate.review import describe_diff
+from migrator.core.apply import _Progress
+from migrator.db.connection import MAX_BACKOFF, ConnectionSettings, wait_for_database
+from migrator.db.lock import MAX_LOCK_NAME, lock_name
 from migrator.errors import DatabaseUnreachable, Interrupted, ScriptError
-from migrator.lock import MAX_LOCK_NAME, lock_name
-from migrator.review import describe_diff
-from migrator.scripts import load_metadata
-from migrator.target import parse_database_url
+from migrator.process import interrupts
+from migrator.settings.target import parse_database_url
 
 
 class FakeClock:

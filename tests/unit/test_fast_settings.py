@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from migrator.fast_settings import read_fast_settings
-from migrator.settings import Settings, declarations
-from migrator.validated_settings import environment_model, load_settings
+from migrator.settings.declarations import Settings, declarations
+from migrator.settings.fast import read_fast_settings
+from migrator.settings.validated import environment_model, load_settings
 
 ALIASES = {str(field.alias): name for name, field in environment_model().model_fields.items()}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from migrator.fleet import NOT_STARTED, worst
+from migrator.fleet.threads import NOT_STARTED, worst
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()

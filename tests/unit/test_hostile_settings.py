@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.settings import FILE, Integer, Number, declarations
+from migrator.settings.declarations import FILE, Integer, Number, declarations
 from tests.conftest import RunEntrypoint
 from tests.unit.test_bad_input import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.indexes import normalize_expression
+from migrator.autogenerate.indexes import normalize_expression
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,8 @@ import yaml
 
 from migrator import __version__
 from migrator.errors import ExitStatus
-from migrator.settings import declarations
-from migrator.targets import declared_names
+from migrator.settings.declarations import declarations
+from migrator.settings.targets import declared_names
 from tests.conftest import PROJECT_ROOT, kustomize
 
 MANIFEST_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
@@ -50,7 +50,7 @@ RUNNER_UID = 10001
 SECRET_URL_SETTING = "DATABASE_URL_FILE"
 # Who runs, from the downward API: recorded in the run marker and the logs.
 DOWNWARD_API_ENV = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
-# A named target's variables (see migrator.targets), for the names MIGRATE_TARGETS lists.
+# A named target's variables (see migrator.settings.targets), for the names MIGRATE_TARGETS lists.
 TARGET_VARIABLES = [
     "DATABASE_URL_{}",
     "DATABASE_URL_{}_FILE",

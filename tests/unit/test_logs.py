@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import MigrationFailed
-from migrator.logs import Redactor, configure_logging, get_logger, shard_details_at_debug
-from migrator.report import MAX_MESSAGE, RunReport, write_termination_message
+from migrator.process.logs import Redactor, configure_logging, get_logger, shard_details_at_debug
+from migrator.process.report import MAX_MESSAGE, RunReport, write_termination_message
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_a_shards_steps_are_debug_lines_in_a_fleet(stream: io.StringIO, debug: b
     with shard_details_at_debug():
         get_logger().info("applied revision")
         get_logger().warning("running it anyway")
-        logging.getLogger("migrator.progress").info("still running after 10 s")
+        logging.getLogger("migrator.db.progress").info("still running after 10 s")
     get_logger().info("shard finished")
 
     lines = [(e["level"], e["message"]) for e in map(json.loads, stream.getvalue().splitlines())]

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from migrator import review
-from migrator.narrowing import narrows
+from migrator.autogenerate import review
+from migrator.ddl.narrowing import narrows
 
 WIDENINGS = [
     ("varchar(2048)", "text"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.online_ddl import LADDER, NOT_BLOCKING, Level, parse
+from migrator.ddl.online_ddl import LADDER, NOT_BLOCKING, Level, parse
 
 INSTANT = Level("INSTANT", None)
 ONLINE = Level("INPLACE", "NONE")

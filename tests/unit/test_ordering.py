@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic.operations import ops
 from sqlalchemy.dialects import mysql
 
-from migrator.ordering import (
+from migrator.autogenerate.ordering import (
     ForeignKey,
     Shape,
     TableShape,

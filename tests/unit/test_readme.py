@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from migrator.cli import COMMANDS
+from migrator.cli.main import COMMANDS
 from migrator.errors import ExitStatus
-from migrator.settings import declarations, markdown_table
+from migrator.settings.declarations import declarations, markdown_table
 from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
@@ -26,7 +26,7 @@ def test_every_setting_is_in_the_configuration_table() -> None:
 
 
 def test_the_configuration_table_is_the_one_the_declarations_make() -> None:
-    # `python -m migrator.settings` prints it, for pasting after a change.
+    # `python -m migrator.settings.declarations` prints it, for pasting after a change.
     assert markdown_table() in README
 
 

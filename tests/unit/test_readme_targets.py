@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.config import PROJECT_ROOT
+from migrator.settings.config import PROJECT_ROOT
 from tests.conftest import RunEntrypoint
 from tests.unit.test_bad_input import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
 

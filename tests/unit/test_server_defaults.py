@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from migrator.alembic_env import compare_server_default, normalize_default
+from migrator.alembic_support.environment import compare_server_default, normalize_default
 
 
 @pytest.mark.parametrize(

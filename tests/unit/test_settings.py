@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from migrator.config import PROJECT_ROOT
 from migrator.errors import ConfigError
-from migrator.settings import declarations
-from migrator.validated_settings import environment_model, load_settings
+from migrator.settings.config import PROJECT_ROOT
+from migrator.settings.declarations import declarations
+from migrator.settings.validated import environment_model, load_settings
 
 ALL_VARIABLES = [declared.variable for declared in declarations()]
 

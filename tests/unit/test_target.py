@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migrator.errors import ConfigError
-from migrator.target import DatabaseTarget, parse_database_url
+from migrator.settings.target import DatabaseTarget, parse_database_url
 
 
 @pytest.mark.parametrize("scheme", ["mysql", "mariadb", "mysql+pymysql", "MariaDB+PyMySQL"])

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from migrator.errors import ConfigError
-from migrator.fleet import NOT_STARTED, worst
-from migrator.target import Project, parse_database_url
-from migrator.targets import declared_names, discover, select, slice_for_pod, undeclared
+from migrator.fleet.threads import NOT_STARTED, worst
+from migrator.settings.target import Project, parse_database_url
+from migrator.settings.targets import declared_names, discover, select, slice_for_pod, undeclared
 
 PROJECT = Project(Path("/app/migrations"), "schema:metadata")
 DEFAULT = parse_database_url("mysql://app@db/main")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from migrator.variable_names import review
+from migrator.settings.variable_names import review
 from tests.conftest import RunEntrypoint
 from tests.unit.test_bad_input import NO_WAIT, URL, assert_one_clear_line
 
@@ -163,6 +163,6 @@ def test_the_review_runs_on_the_fast_path_without_pydantic(
     result = run_cli("wait", **DATABASE, **stranger, PYTHONVERBOSE="1")
 
     assert result.code == code, result.stderr[-2000:]
-    assert "import 'migrator.variable_names'" in result.stderr  # the probe sees imports
+    assert "import 'migrator.settings.variable_names'" in result.stderr  # the probe sees imports
     assert "import 'pydantic'" not in result.stderr
     assert ("import 'difflib'" in result.stderr) == ("MIGRATE_BLOCKING_DLL" in stranger)

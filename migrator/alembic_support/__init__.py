@@ -1,0 +1,1 @@
+"""Alembic wiring: the migration environment, per-thread proxies, the revision scripts."""

@@ -1,0 +1,1 @@
+"""Autogenerate: the shadow database, the rewritten operations, the reviewer's notes."""

@@ -1,0 +1,1 @@
+"""Many databases: shards upgraded and read on threads or in child processes."""

@@ -1,0 +1,1 @@
+"""What every part of the runner shares about its process: logs, signals, the summary line."""

@@ -1,0 +1,1 @@
+"""The settings: declared once, read from the environment, resolved into typed values."""
