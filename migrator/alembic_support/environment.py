@@ -22,6 +22,7 @@ from sqlalchemy.sql import sqltypes
 
 from migrator.autogenerate import indexes
 from migrator.db.marker import MARKER_TABLE
+from migrator.drift.fingerprint import FINGERPRINT_TABLE
 from migrator.process.logs import restore_logging
 
 CONNECTION = "connection"
@@ -382,5 +383,5 @@ if MYSQL_PLUGIN not in _all_plugins:
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Leave the runner's own bookkeeping table out of autogenerate and check."""
-    return not (type_ == "table" and name == MARKER_TABLE)
+    """Leave the runner's own bookkeeping tables out of autogenerate and check."""
+    return not (type_ == "table" and name in {MARKER_TABLE, FINGERPRINT_TABLE})

@@ -38,6 +38,7 @@ EXIT_CODES_HELP = """exit codes:
   9   the migration scripts or the schema module are invalid
   10  status --exit-code: revisions are pending
   11  MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table
+  12  drift: a live schema is not what its migrations produce (also MIGRATE_DRIFT=fail)
   130 interrupted by SIGINT, 143 interrupted by SIGTERM
   141 standard output was closed early (e.g. piped into head)
 """
@@ -132,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    drift = add_command(
+        "drift",
+        help="exit 12 if a live schema is not what its migrations produce at its recorded"
+        " revision (reads the databases; replays the migrations on a shadow database)",
+    )
+    drift.add_argument("--format", choices=("text", "json"), default="text", help="default text")
     sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"

@@ -1,4 +1,4 @@
-"""The differences between a live schema and the migrations' one, each worded as a person reads it.
+"""The differences of a live schema from the migrations' one, each worded as a person reads it.
 
 Every difference names its object (``table``, ``table.column``, ``table.index``, …),
 whether the live database lacks it (``missing``), has it beyond the migrations
@@ -8,9 +8,9 @@ whether the live database lacks it (``missing``), has it beyond the migrations
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from migrator.drift.normalise import (
     Check,
@@ -48,11 +48,23 @@ class Difference:
         }
 
 
+@dataclass(frozen=True)
+class Noun(Generic[T]):
+    """How one kind of object reads: its word, its full definition, the words after its
+    name in a line, and both sides of a change."""
+
+    word: str
+    full: Callable[[T], str]
+    detail: Callable[[T], str]
+    changes: Callable[[T, T], tuple[str, str]]
+
+
 def _one_sided(
-    kind: Kind, noun: str, name: str, table: str | None, full: str, detail: str, obj: str
+    kind: Kind, obj: str, noun: Noun[T], name: str, table: str | None, *, value: T
 ) -> Difference:
     """A missing or extra object: ``orders: extra index ix_orders_created (created_at)``."""
-    named = f"{noun} {name}" if name else noun
+    full, detail = noun.full(value), noun.detail(value)
+    named = noun.word if noun is _PRIMARY_KEY else f"{noun.word} {name}"
     words = f"{kind} {named} {detail}".rstrip()
     line = f"{table}: {words}" if table else words
     brief = f"{kind} {named} on {table}" if table else f"{kind} {named}"
@@ -119,14 +131,12 @@ def _column_definition(column: Column, table_collation: str | None) -> str:
     return " ".join(shown)
 
 
-def _column_changes(live: Column, wanted: Column, live_table: str | None, table: str | None) -> tuple[str, str]:
+def _column_changes(
+    live: Column, wanted: Column, live_table: str | None, table: str | None
+) -> tuple[str, str]:
     ours = _column_attributes(live, live_table)
     theirs = _column_attributes(wanted, table)
-    differing = [
-        name
-        for name in ours
-        if not name.startswith("_") and ours[name] != theirs[name]
-    ]
+    differing = [name for name in ours if not name.startswith("_") and ours[name] != theirs[name]]
     if "charset" in differing and "collation" not in differing:
         differing.append("collation")
     return " ".join(ours[n] for n in differing), " ".join(theirs[n] for n in differing)
@@ -140,7 +150,11 @@ def _index_definition(index: Index) -> str:
 
 
 def _reference(key: ForeignKey) -> str:
-    table = f"{key.referenced_schema}.{key.referenced_table}" if key.referenced_schema else key.referenced_table
+    table = (
+        f"{key.referenced_schema}.{key.referenced_table}"
+        if key.referenced_schema
+        else key.referenced_table
+    )
     return f"({', '.join(key.columns)}) REFERENCES {table} ({', '.join(key.referenced_columns)})"
 
 
@@ -164,9 +178,7 @@ def _foreign_key_changes(live: ForeignKey, wanted: ForeignKey) -> tuple[str, str
     return " ".join(p[0] for p in pairs), " ".join(p[1] for p in pairs)
 
 
-def _primary_key(columns: tuple[tuple[str, int | None], ...] | None) -> str:
-    if columns is None:
-        return "no primary key"
+def _primary_key(columns: tuple[tuple[str, int | None], ...]) -> str:
     parts = ", ".join(f"{name}({prefix})" if prefix else name for name, prefix in columns)
     return f"PRIMARY KEY ({parts})"
 
@@ -192,75 +204,8 @@ def _trigger(trigger: Trigger) -> str:
 # --- The comparison ------------------------------------------------------------------
 
 
-def _pairs(live: Mapping[str, T], wanted: Mapping[str, T]) -> Iterable[tuple[str, T | None, T | None]]:
-    for name in sorted(set(live) | set(wanted)):
-        yield name, live.get(name), wanted.get(name)
-
-
-def _each(
-    table: str,
-    noun: str,
-    live: Mapping[str, T],
-    wanted: Mapping[str, T],
-    full: Callable[[T], str],
-    detail: Callable[[T], str],
-    changes: Callable[[T, T], tuple[str, str]],
-) -> list[Difference]:
-    found = []
-    for name, ours, theirs in _pairs(live, wanted):
-        obj = f"{table}.{name}"
-        if ours is None and theirs is not None:
-            found.append(_one_sided("missing", noun, name, table, full(theirs), detail(theirs), obj))
-        elif theirs is None and ours is not None:
-            found.append(_one_sided("extra", noun, name, table, full(ours), detail(ours), obj))
-        elif ours != theirs and ours is not None and theirs is not None:
-            found.append(_changed(obj, *changes(ours, theirs)))
-    return found
-
-
 def _whole(full: Callable[[T], str]) -> Callable[[T, T], tuple[str, str]]:
     return lambda ours, theirs: (full(ours), full(theirs))
-
-
-def compare_tables(name: str, live: Table, wanted: Table) -> list[Difference]:
-    """How one table that both sides have differs."""
-    found: list[Difference] = []
-    ours, theirs = _options(live.options), _options(wanted.options)
-    differing = [option for option in ours if ours[option] != theirs[option]]
-    if differing:
-        found.append(
-            _changed(name, " ".join(ours[o] for o in differing), " ".join(theirs[o] for o in differing))
-        )
-    live_collation, collation = live.options.collation, wanted.options.collation
-    found += _each(
-        name,
-        "column",
-        live.columns,
-        wanted.columns,
-        lambda column: _column_definition(column, collation),
-        lambda column: _column_definition(column, collation),
-        lambda a, b: _column_changes(a, b, live_collation, collation),
-    )
-    if live.primary_key != wanted.primary_key:
-        obj = f"{name}.PRIMARY"
-        if live.primary_key is None:
-            found.append(_one_sided("missing", "primary key", "", name, _primary_key(wanted.primary_key), _primary_key(wanted.primary_key), obj))
-        elif wanted.primary_key is None:
-            found.append(_one_sided("extra", "primary key", "", name, _primary_key(live.primary_key), _primary_key(live.primary_key), obj))
-        else:
-            found.append(_changed(obj, _primary_key(live.primary_key), _primary_key(wanted.primary_key)))
-    found += _each(name, "index", live.indexes, wanted.indexes, _index_definition, _index_detail, _whole(_index_definition))
-    found += _each(
-        name,
-        "foreign key",
-        live.foreign_keys,
-        wanted.foreign_keys,
-        lambda key: f"FOREIGN KEY {_foreign_key_detail(key)}",
-        _foreign_key_detail,
-        _foreign_key_changes,
-    )
-    found += _each(name, "check", live.checks, wanted.checks, _check, _check, _whole(_check))
-    return found
 
 
 def _index_detail(index: Index) -> str:
@@ -276,30 +221,116 @@ def _view(view: View) -> str:
     return f"AS {view.shown}{option}"
 
 
+def _columns_noun(live: str | None, wanted: str | None) -> Noun[Column]:
+    """Columns read against their table's collation (a column's own is worth a word)."""
+    return Noun(
+        "column",
+        lambda column: _column_definition(column, wanted),
+        lambda column: _column_definition(column, wanted),
+        lambda ours, theirs: _column_changes(ours, theirs, live, wanted),
+    )
+
+
+PrimaryKey = tuple[tuple[str, int | None], ...]
+_PRIMARY_KEY: Noun[PrimaryKey] = Noun(
+    "primary key",
+    _primary_key,
+    lambda key: _primary_key(key)[len("PRIMARY KEY ") :],
+    _whole(_primary_key),
+)
+_INDEX: Noun[Index] = Noun("index", _index_definition, _index_detail, _whole(_index_definition))
+_FOREIGN_KEY: Noun[ForeignKey] = Noun(
+    "foreign key",
+    lambda key: f"FOREIGN KEY {_foreign_key_detail(key)}",
+    _foreign_key_detail,
+    _foreign_key_changes,
+)
+_CHECK: Noun[Check] = Noun("check", _check, _check, _whole(_check))
+_TABLE: Noun[Table] = Noun(
+    "table",
+    _table_summary,
+    lambda table: _table_summary(table)[len("TABLE ") :],
+    _whole(_table_summary),
+)
+_VIEW: Noun[View] = Noun("view", lambda view: f"VIEW {_view(view)}", lambda _: "", _whole(_view))
+_TRIGGER: Noun[Trigger] = Noun(
+    "trigger", _trigger, lambda trigger: f"({trigger.timing} {trigger.event})", _whole(_trigger)
+)
+
+
+def _each(
+    table: str | None,
+    noun: Noun[T],
+    live: Mapping[str, T],
+    wanted: Mapping[str, T],
+    qualify: Callable[[str, T], tuple[str, str | None]] | None = None,
+) -> list[Difference]:
+    """The differences between two sets of named objects of one kind.
+
+    ``qualify`` gives an object's name in the differences and the table it is on
+    (default: ``table.name`` on ``table``, or ``name`` alone without a table)."""
+    found = []
+    for name in sorted(set(live) | set(wanted)):
+        ours, theirs = live.get(name), wanted.get(name)
+        either = ours if ours is not None else theirs
+        assert either is not None
+        if qualify is not None:
+            obj, on = qualify(name, either)
+        else:
+            obj, on = (f"{table}.{name}" if table else name), table
+        if ours is None and theirs is not None:
+            found.append(_one_sided("missing", obj, noun, name, on, value=theirs))
+        elif theirs is None and ours is not None:
+            found.append(_one_sided("extra", obj, noun, name, on, value=ours))
+        elif ours is not None and theirs is not None and ours != theirs:
+            found.append(_changed(obj, *noun.changes(ours, theirs)))
+    return found
+
+
+def compare_tables(name: str, live: Table, wanted: Table) -> list[Difference]:
+    """How one table that both sides have differs."""
+    found: list[Difference] = []
+    ours, theirs = _options(live.options), _options(wanted.options)
+    differing = [option for option in ours if ours[option] != theirs[option]]
+    if differing:
+        found.append(
+            _changed(
+                name, " ".join(ours[o] for o in differing), " ".join(theirs[o] for o in differing)
+            )
+        )
+    columns = _columns_noun(live.options.collation, wanted.options.collation)
+    found += _each(name, columns, live.columns, wanted.columns)
+    found += _each(
+        name,
+        _PRIMARY_KEY,
+        {"PRIMARY": live.primary_key} if live.primary_key else {},
+        {"PRIMARY": wanted.primary_key} if wanted.primary_key else {},
+        lambda key, _: (f"{name}.{key}", name),
+    )
+    found += _each(name, _INDEX, live.indexes, wanted.indexes)
+    found += _each(name, _FOREIGN_KEY, live.foreign_keys, wanted.foreign_keys)
+    found += _each(name, _CHECK, live.checks, wanted.checks)
+    return found
+
+
 def compare(live: Schema, wanted: Schema) -> list[Difference]:
     """Every difference between the live schema and what the migrations produce."""
     found: list[Difference] = []
-    for name, ours, theirs in _pairs(live.tables, wanted.tables):
-        if ours is None and theirs is not None:
-            found.append(_one_sided("missing", "table", name, None, _table_summary(theirs), _table_summary(theirs)[6:], name))
-        elif theirs is None and ours is not None:
-            found.append(_one_sided("extra", "table", name, None, _table_summary(ours), _table_summary(ours)[6:], name))
-        elif ours is not None and theirs is not None and ours != theirs:
-            found += compare_tables(name, ours, theirs)
-    for name, ours_view, theirs_view in _pairs(live.views, wanted.views):
-        if ours_view is None and theirs_view is not None:
-            found.append(_one_sided("missing", "view", name, None, f"VIEW {_view(theirs_view)}", "", name))
-        elif theirs_view is None and ours_view is not None:
-            found.append(_one_sided("extra", "view", name, None, f"VIEW {_view(ours_view)}", "", name))
-        elif ours_view != theirs_view and ours_view is not None and theirs_view is not None:
-            found.append(_changed(name, _view(ours_view), _view(theirs_view)))
-    for name, ours_trigger, theirs_trigger in _pairs(live.triggers, wanted.triggers):
-        table = (ours_trigger or theirs_trigger).table  # type: ignore[union-attr]
-        obj = f"{table}.{name}"
-        if ours_trigger is None and theirs_trigger is not None:
-            found.append(_one_sided("missing", "trigger", name, table, _trigger(theirs_trigger), f"({theirs_trigger.timing} {theirs_trigger.event})", obj))
-        elif theirs_trigger is None and ours_trigger is not None:
-            found.append(_one_sided("extra", "trigger", name, table, _trigger(ours_trigger), f"({ours_trigger.timing} {ours_trigger.event})", obj))
-        elif ours_trigger != theirs_trigger and ours_trigger is not None and theirs_trigger is not None:
-            found.append(_changed(obj, _trigger(ours_trigger), _trigger(theirs_trigger)))
+    for name in sorted(set(live.tables) | set(wanted.tables)):
+        ours, theirs = live.tables.get(name), wanted.tables.get(name)
+        if ours is not None and theirs is not None:
+            if ours != theirs:
+                found += compare_tables(name, ours, theirs)
+        else:
+            found += _each(
+                None, _TABLE, {name: ours} if ours else {}, {name: theirs} if theirs else {}
+            )
+    found += _each(None, _VIEW, live.views, wanted.views)
+    found += _each(
+        None,
+        _TRIGGER,
+        live.triggers,
+        wanted.triggers,
+        lambda trigger_name, trigger: (f"{trigger.table}.{trigger_name}", trigger.table),
+    )
     return found

@@ -1,4 +1,4 @@
-"""A schema's fingerprint, and the one the runner stored when it last migrated a database.
+"""A schema's fingerprint, also the one the runner stored when it last migrated a database.
 
 The fingerprint is a SHA-256 of the normalised schema, so two databases with the same
 schema have the same one on any server version that prints it alike. The stored one
@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 FINGERPRINT_TABLE = "migrator_schema_fingerprint"
+# Bumped whenever normalisation changes: a fingerprint of another format is not compared.
+FORMAT = 1
 NO_SUCH_TABLE = 1146
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (
     id TINYINT NOT NULL,
     revision VARCHAR(255) NOT NULL,
+    format SMALLINT NOT NULL,
     fingerprint CHAR(64) NOT NULL,
     stored_at DATETIME(6) NOT NULL,
     PRIMARY KEY (id)
@@ -67,6 +70,7 @@ class StoredFingerprint:
     """What the runner recorded: the schema's fingerprint at a revision."""
 
     revision: str  # alembic_version's rows, comma-separated
+    format: int  # how the schema was normalised (FORMAT when this runner stored it)
     fingerprint: str
     stored_at: datetime
 
@@ -76,7 +80,7 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
     try:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT revision, fingerprint, stored_at FROM {FINGERPRINT_TABLE}"  # noqa: S608
+                f"SELECT revision, format, fingerprint, stored_at FROM {FINGERPRINT_TABLE}"  # noqa: S608
                 " WHERE id = 1"
             )
             row = cursor.fetchone()
@@ -86,7 +90,7 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
         row = None
     finally:
         connection.rollback()
-    return StoredFingerprint(str(row[0]), str(row[1]), row[2]) if row else None
+    return StoredFingerprint(str(row[0]), int(row[1]), str(row[2]), row[3]) if row else None
 
 
 def store(connection: pymysql.Connection[Any], revision: str, value: str) -> None:
@@ -94,8 +98,9 @@ def store(connection: pymysql.Connection[Any], revision: str, value: str) -> Non
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_TABLE)
         cursor.execute(
-            f"REPLACE INTO {FINGERPRINT_TABLE} (id, revision, fingerprint, stored_at)"  # noqa: S608
-            " VALUES (1, %s, %s, UTC_TIMESTAMP(6))",
-            (revision, value),
+            f"REPLACE INTO {FINGERPRINT_TABLE}"  # noqa: S608 - a constant name
+            " (id, revision, format, fingerprint, stored_at)"
+            " VALUES (1, %s, %s, %s, UTC_TIMESTAMP(6))",
+            (revision, FORMAT, value),
         )
     connection.commit()

@@ -1,4 +1,4 @@
-"""A schema in one spelling, whatever the server and its version printed.
+"""A schema in one spelling, whatever the server or its version printed.
 
 Both sides of a drift comparison pass through here, so what only differs in how a
 server prints it is never drift: integer display widths (``int(11)``), ``utf8``

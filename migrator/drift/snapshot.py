@@ -92,7 +92,8 @@ class RawSchema:
 
 def is_mariadb(connection: pymysql.Connection[Any]) -> bool:
     """Whether the server is MariaDB, from the login's greeting (no round trip)."""
-    return "mariadb" in str(connection.get_server_info()).lower()
+    greeting: Any = connection  # the server's version string, not in PyMySQL's stubs
+    return "mariadb" in str(greeting.server_version).lower()
 
 
 def read_raw_schema(connection: pymysql.Connection[Any], database: str) -> RawSchema:

@@ -41,6 +41,7 @@ LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
 ShardIsolation = Literal["thread", "process"]
 BlockingDdlPolicy = Literal["allow", "warn", "refuse"]
+DriftPolicy = Literal["off", "warn", "fail"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class RunOptions:
     blocking_ddl: BlockingDdlPolicy = "warn"
     blocking_ddl_min_rows: int = 100_000
     progress_interval: float = 10
+    drift: DriftPolicy = "off"
 
 
 class DerivedSettings:

@@ -22,6 +22,7 @@ from migrator.settings.config import (
     PROJECT_ROOT,
     BlockingDdlPolicy,
     DerivedSettings,
+    DriftPolicy,
     LockMode,
     LogFormat,
     ShardFailurePolicy,
@@ -265,6 +266,15 @@ class Settings(DerivedSettings):
         "What `upgrade` and `downgrade` do with a statement that would block writes on a big "
         "table: `allow` (run it), `warn` (log it with the table's size, then run it) or "
         "`refuse` (exit 11 before the revision runs). See [Big tables](#big-tables).",
+    )
+    drift: DriftPolicy = setting(
+        "MIGRATE_DRIFT",
+        "off",
+        Choice("off", "warn", "fail"),
+        "`off`",
+        "At pod start, compare the live schema's fingerprint with the one stored when the "
+        "runner last migrated the database: `off`, `warn` (one warning line) or `fail` "
+        "(exit 12 before any revision runs). See [Drift](docs/drift.md).",
     )
     blocking_ddl_min_rows: int = setting(
         "MIGRATE_BLOCKING_DDL_MIN_ROWS",
