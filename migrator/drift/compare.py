@@ -74,7 +74,8 @@ def _one_sided(
 
 def _changed(obj: str, live: str, migrations: str) -> Difference:
     line = f"{obj}: {live} live, {migrations} by the migrations"
-    return Difference(obj, "changed", live, migrations, line, line)
+    brief = f"{obj} {live} live, {migrations} by the migrations"
+    return Difference(obj, "changed", live, migrations, line, brief)
 
 
 def _quoted(value: str) -> str:

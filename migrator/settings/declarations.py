@@ -274,7 +274,7 @@ class Settings(DerivedSettings):
         "`off`",
         "At pod start, compare the live schema's fingerprint with the one stored when the "
         "runner last migrated the database: `off`, `warn` (one warning line) or `fail` "
-        "(exit 12 before any revision runs). See [Drift](docs/drift.md).",
+        "(exit 12 before any revision runs). See [Drift](#drift).",
     )
     blocking_ddl_min_rows: int = setting(
         "MIGRATE_BLOCKING_DDL_MIN_ROWS",

@@ -443,7 +443,7 @@ def test_the_text_reads_as_a_difference_without_an_operation_name(
         "users.email: VARCHAR(200) live, VARCHAR(255) by the migrations",
         "0 databases match their migrations; 1 differs: "
         f"{database.name} (extra index ix_orders_created on orders;"
-        " users.email: VARCHAR(200) live, VARCHAR(255) by the migrations)",
+        " users.email VARCHAR(200) live, VARCHAR(255) by the migrations)",
     ]
     for operation in ("add_index", "modify_type", "create_index", "alter_column", "drop_"):
         assert operation not in result.stdout + result.stderr
