@@ -1,4 +1,4 @@
-"""`make bench`, drift part: `drift` over a fleet at one revision, and what MIGRATE_DRIFT costs a no-op.
+"""`make bench`, drift part: `drift` over a fleet, also what MIGRATE_DRIFT costs a no-op.
 
 1. N shards (default 1,000) migrated to one revision of a 10-table history, then
    `drift` over all of them: wall time and the runner's peak RSS (issue 25's goal:
