@@ -9,6 +9,7 @@ and asserts that `drift` names exactly that object, with its kind and both sides
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from migrator.db.marker import MARKER_TABLE
 from tests.conftest import Result, ScratchDatabase
 from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.integration.test_autogenerate_corpus import ForkedMigrate
@@ -488,3 +490,64 @@ def only_difference_at(migrate: Migrate, revision: str) -> dict[str, Any]:
     assert database["revision"] == revision
     [difference] = database["differences"]
     return dict(difference)
+
+
+def test_what_drift_does_not_compare(migrated: Migrate, database: ScratchDatabase) -> None:
+    """Auto-increment counters, statistics, partitions and column positions."""
+    for statement in (
+        "INSERT INTO users (email) VALUES ('a@example.com'), ('b@example.com')",
+        "ANALYZE TABLE users",
+        "ALTER TABLE kv PARTITION BY KEY (k) PARTITIONS 2",
+        "ALTER TABLE users MODIFY score INT NOT NULL DEFAULT 0 FIRST",
+    ):
+        database.server.execute(statement, database=database.name)
+
+    result = migrated("drift")
+
+    assert result.code == 0, result.stdout + result.stderr
+
+
+def test_drift_needs_only_select_on_the_live_database(
+    migrated: Migrate, database: ScratchDatabase
+) -> None:
+    reader, password = f"ro_{uuid.uuid4().hex[:12]}", f"ro-Pw-{uuid.uuid4().hex[:8]}"
+    shadow = database.name.replace("_", "\\_") + "\\_shadow\\_%"
+    database.server.execute(f"CREATE USER '{reader}'@'%%' IDENTIFIED BY %s", password)
+    try:
+        database.server.execute(f"GRANT SELECT ON `{database.name}`.* TO '{reader}'@'%'")
+        database.server.execute(f"GRANT ALL ON `{shadow}`.* TO '{reader}'@'%'")
+        database.server.execute("CREATE INDEX ix_x ON orders (created_at)", database=database.name)
+
+        result = migrated("drift", DATABASE_URL=database.url_as(reader, password))
+
+        assert result.code == 12, result.stderr
+        assert result.stdout.startswith("orders: extra index ix_x (created_at)\n")
+    finally:
+        database.server.execute(f"DROP USER IF EXISTS '{reader}'@'%'")
+
+
+def test_a_revision_these_migrations_lack_is_exit_8(
+    migrated: Migrate, database: ScratchDatabase
+) -> None:
+    database.execute("UPDATE alembic_version SET version_num = 'zz_newer'")
+
+    result = migrated("drift")
+
+    assert result.code == 8, result.stderr
+    assert "zz_newer" in result.error["message"]
+
+
+def test_a_revision_left_half_applied_is_exit_6_and_one_being_applied_exit_10(
+    migrated: Migrate, database: ScratchDatabase
+) -> None:
+    database.execute(
+        f"INSERT INTO {MARKER_TABLE} VALUES (1, 'd0002', 'd0001', 'd0002', NOW(6), 'pod-x pid 1')"
+    )
+
+    left = migrated("drift")
+    with database.lock_held_elsewhere():
+        running = migrated("drift")
+
+    assert left.code == 6, left.stderr
+    assert "interrupted" in left.error["message"]
+    assert running.code == 10, running.stderr
