@@ -90,11 +90,11 @@ def test_check_is_clean_on_a_real_application_built_by_its_models(
     assert checked.code == 0, checked.stderr
 
 
-# How far each history builds a database from empty (measured on MariaDB 10.11, MySQL
-# 9.7, MariaDB 11.8): optuna's v2.4.0.a drops a column that an index still names (1072
-# on MariaDB), so its history is replayed to v1.3.0.a; buildbot's starts at 059
-# "initial", which creates nothing (its tables come from create_all), and 060 alters a
-# table no revision creates, so its migrations alone cannot build it on any server.
+# How far each history builds a database from empty: optuna's v2.4.0.a fails on MariaDB
+# 10.11 (1072, a key column that does not exist), so its history is replayed to
+# v1.3.0.a on every server; buildbot's starts at 059 "initial", which creates nothing
+# (its tables come from create_all), and 060 alters a table no revision creates, so its
+# migrations alone cannot build it on any server.
 DRIFT_DESTINATIONS = {
     "optuna": pytest.param("optuna", "v1.3.0.a", id="optuna"),
     "buildbot": pytest.param(
