@@ -105,11 +105,11 @@ plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it w
 	$(RUN) plan $(args)
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
-	$(PYTEST) -m "not restarts_server" tests/unit tests/integration
+	$(PYTEST) -m "not restarts_server" tests/unit tests/repo tests/integration
 	$(BIN)/python -m pytest tests/e2e  # one image build and one compose project at a time
 
-test-unit: install ## Run the tests that need no server
-	$(PYTEST) tests/unit
+test-unit: install ## Run the tests that need no server (tests/unit, tests/repo)
+	$(PYTEST) tests/unit tests/repo
 
 test-integration: install ## Run the tests against the MySQL/MariaDB server in TEST_DATABASE_URL
 	$(PYTEST) -m "not restarts_server" tests/integration
@@ -139,10 +139,11 @@ bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor; drift 
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/fleet.py --markdown bench/results.md $(FLEET_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/drift.py --markdown bench/results.md $(DRIFT_ARGS)
 
-lint: install ## ruff (lint and format check), mypy --strict, hadolint
+lint: install ## ruff (lint and format check), mypy --strict, import-linter's layers, hadolint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: install ## Apply ruff's fixes and formatting

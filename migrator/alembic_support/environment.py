@@ -21,8 +21,7 @@ from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
 from sqlalchemy.sql import sqltypes
 
 from migrator.autogenerate import indexes
-from migrator.db.marker import MARKER_TABLE
-from migrator.drift.fingerprint import FINGERPRINT_TABLE
+from migrator.db.marker import FINGERPRINT_TABLE, MARKER_TABLE
 from migrator.process.logs import restore_logging
 
 CONNECTION = "connection"

@@ -22,7 +22,7 @@ SETTINGS_HELP = """settings (environment variables, then .env in the working dir
   MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, MYSQL_DATABASE
                          the same in parts, as the official mysql image names them
   MYSQL_PASSWORD_FILE    a file that holds the password
-  the other settings (timeouts, lock, shards, logs): the README's Configuration table
+  the other settings (timeouts, lock, shards, logs): docs/configuration.md
 """
 
 EXIT_CODES_HELP = """exit codes:

@@ -157,7 +157,7 @@ def _review_variable_names(
 
 def _check_termination_log(path: Path) -> None:
     """Exit 2 for a path no run could write; a missing /dev/termination-log outside
-    Kubernetes is fine (the README: "when it is writable")."""
+    Kubernetes is fine (docs/configuration.md: "when it is writable")."""
     try:
         is_directory = path.is_dir()
     except OSError as error:  # a name too long, say

@@ -32,16 +32,11 @@ from migrator.alembic_support.scripts import (
     revision_metadata,
 )
 from migrator.db import marker
-from migrator.db.connection import (
-    ACCESS_ERRORS,
-    connection_lost,
-    driver_connection,
-    error_code,
-    error_text,
-)
+from migrator.db.connection import ACCESS_ERRORS, connection_lost, error_code, error_text
+from migrator.db.engine import driver_connection
 from migrator.db.progress import StatementProgress, tracking
 from migrator.db.sessions import describe_ddl_blockers
-from migrator.ddl import online_ddl
+from migrator.ddl import statements
 from migrator.errors import (
     AccessDenied,
     BlockingDdlRefused,
@@ -286,7 +281,7 @@ def run_steps(
     def execute(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
         if statement_hook is None or progress.running is None:
             return False
-        if parameters and online_ddl.parse(statement).kind not in online_ddl.GUARDED:
+        if parameters and statements.parse(statement).kind not in statements.GUARDED:
             # Queries with values are reflection or DML; DDL with values (op.execute of a
             # text() with bound parameters) is still DDL the guard must see.
             return False

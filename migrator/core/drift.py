@@ -249,7 +249,7 @@ def replay(
     from migrator.autogenerate.confined import confined
     from migrator.autogenerate.shadow import quote_identifier, shadow_database
     from migrator.core.apply import run_steps
-    from migrator.db.connection import driver_connection, open_connection
+    from migrator.db.engine import driver_connection, open_connection
 
     database = compared.database
     with shadow_database(compared.shadow_server or database) as shadow:

@@ -3,7 +3,7 @@
 The copy is a shadow database with every live table's exact definition (its
 indexes, FULLTEXT, ROW_FORMAT and foreign keys) and, on MySQL, its count of
 instant row versions. The revisions run there, and each DDL statement is
-offered the cheapest algorithm first (see :mod:`migrator.ddl.online_ddl`): what the
+offered the cheapest algorithm first (see :mod:`migrator.ddl.cheapest`): what the
 server accepts on the copy is what it will take on the live table. Sizes come
 from the live database's ``information_schema``. The live database is only read.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -23,37 +22,25 @@ from migrator.autogenerate.confined import UnsafeStatement, confined, leading_wo
 from migrator.autogenerate.shadow import quote_identifier
 from migrator.core.apply import run_steps
 from migrator.db import marker
-from migrator.db.connection import ConnectionSettings, driver_connection, open_connection
-from migrator.ddl import narrowing, online_ddl
-from migrator.ddl.online_ddl import LADDER, Statement
+from migrator.db.connection import ConnectionSettings
+from migrator.db.engine import driver_connection, open_connection
+from migrator.ddl import cheapest, narrowing, statements
+from migrator.ddl.levels import LADDER
+from migrator.ddl.planned import PlannedStatement, fresh_statistics
+from migrator.ddl.statements import Statement
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
 from migrator.settings.config import RunOptions
 from migrator.settings.target import Project
 
 # Statements that only read: a revision's reflection, not a change to plan for.
 READS = frozenset({"SELECT", "SHOW", "DESCRIBE", "DESC", "EXPLAIN"})
-BOOKKEEPING = re.compile(rf"\b(alembic_version|{marker.MARKER_TABLE})\b", re.IGNORECASE)
+BOOKKEEPING = re.compile(rf"\b({'|'.join(sorted(marker.BOOKKEEPING_TABLES))})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class TableSize:
     rows: int
     bytes: int
-
-
-@dataclass
-class PlannedStatement:
-    revision: str
-    sql: str
-    table: str | None
-    algorithm: str | None
-    lock: str | None
-    blocks_writes: bool | None
-    rebuilds_table: bool | None
-    table_rows: int | None
-    table_bytes: int | None
-    destructive: str | None
-    note: str | None = None  # why a verdict is null, or what the server said
 
 
 @dataclass
@@ -240,12 +227,6 @@ def _verdict_settings(cursor: Any) -> dict[str, int | str]:
     return settings
 
 
-def fresh_statistics(cursor: Any) -> None:
-    """MySQL 8+ caches information_schema's row counts for a day; sizes must be current."""
-    with suppress(pymysql.err.MySQLError):  # MariaDB has no such cache
-        cursor.execute("SET SESSION information_schema_stats_expiry = 0")
-
-
 def _row_versions(cursor: Any) -> dict[str, int] | None:
     """Instant ADD/DROP COLUMN operations each live table has used (MySQL 8.0.29+)."""
     try:
@@ -292,7 +273,7 @@ class _Recorder:
     def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
         if BOOKKEEPING.search(statement) or leading_word(statement) in READS:
             return False  # Alembic's, or the revision's own look at the schema
-        parsed = online_ddl.parse(statement)
+        parsed = statements.parse(statement)
         size = self.live.sizes.get(parsed.table or "")
         planned = PlannedStatement(
             revision=revision,
@@ -312,7 +293,7 @@ class _Recorder:
             return False
         columns_before = _columns(cursor, parsed.table)
         table_id = _table_id(cursor, parsed.table)
-        outcome = online_ddl.run_cheapest(cursor, parsed, LADDER, parameters)
+        outcome = cheapest.run_cheapest(cursor, parsed, LADDER, parameters)
         if outcome.level is None:
             planned.note = "the server refused every ALGORITHM/LOCK clause: " + "; ".join(
                 outcome.refusals

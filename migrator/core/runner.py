@@ -45,12 +45,8 @@ from migrator.autogenerate.shadow import shadow_database
 from migrator.core.apply import run_steps
 from migrator.core.plan import LiveTables, Plan, measure
 from migrator.db import marker
-from migrator.db.connection import (
-    ConnectionSettings,
-    connection_lost,
-    driver_connection,
-    open_connection,
-)
+from migrator.db.connection import ConnectionSettings, connection_lost
+from migrator.db.engine import driver_connection, open_connection
 from migrator.db.lock import MigrationLock, left_behind
 from migrator.db.progress import StatementProgress
 from migrator.ddl.guard import BlockingGuard, refuse_blocking

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
 
 MARKER_TABLE = "migrator_run_marker"
+# The schema's fingerprint for MIGRATE_DRIFT (migrator.drift.fingerprint writes it).
+FINGERPRINT_TABLE = "migrator_schema_fingerprint"
+# The runner's own tables (Alembic's, the marker, the fingerprint): never big, never a
+# user's schema.
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, FINGERPRINT_TABLE})
 NO_SUCH_TABLE = 1146
 
 # The runner's own table, outside the application's MetaData (and hidden from
@@ -101,9 +106,16 @@ class RunMarker:
 
 def table_exists(connection: sqlalchemy.Connection) -> bool:
     """Whether this runner has migrated (or adopted) the database: both create the table."""
-    import sqlalchemy
-
-    exists = sqlalchemy.inspect(connection).has_table(MARKER_TABLE)
+    # A plain query, not SQLAlchemy's inspector: this module stays on the no-op path,
+    # which never loads SQLAlchemy.
+    exists = (
+        connection.exec_driver_sql(
+            "SELECT 1 FROM information_schema.tables"
+            " WHERE table_schema = DATABASE() AND table_name = %s",
+            (MARKER_TABLE,),
+        ).first()
+        is not None
+    )
     connection.commit()
     return exists
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 
 from migrator.db import progress
+from migrator.db.connection import bound_io, connect_once, error_code
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
 
@@ -108,8 +109,6 @@ class Watchdog:
 
     def _server_answers(self) -> bool:
         """Whether the server answers a trivial query on a second session in time."""
-        from migrator.db.connection import connect_once
-
         if self._probe is not None and self._probe.open:
             try:
                 return self._ask(self._probe)
@@ -146,8 +145,6 @@ class Watchdog:
 def _is_answer(error: pymysql.err.MySQLError) -> bool:
     """An error the server sent (no privilege, too many connections, an account limit)
     proves it is alive; client-side errors (2000 and up: lost, timed out) do not."""
-    from migrator.db.connection import error_code
-
     code = error_code(error)
     return code is not None and code < CLIENT_ERRORS
 
@@ -159,8 +156,6 @@ CLIENT_ERRORS = 2000
 @contextmanager
 def watched(connection: DriverConnection, settings: ConnectionSettings) -> Iterator[Watchdog]:
     """Make the session's reads and writes unbounded, under a watchdog, for the block."""
-    from migrator.db.connection import bound_io
-
     bound_io(connection, None)
     watchdog = Watchdog(connection, settings)
     watchdog.start()

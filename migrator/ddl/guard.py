@@ -9,7 +9,7 @@ since, cannot make a refused statement block writes. ALGORITHM and LOCK
 clauses the revision wrote are the author's: the server takes the last of
 each, so the guard offers only levels they allow, and a statement they alone
 hold to not blocking writes runs as written. What the guard cannot take
-apart (see :func:`migrator.ddl.online_ddl.parse`) is refused under ``refuse``.
+apart (see :func:`migrator.ddl.statements.parse`) is refused under ``refuse``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 
 import pymysql
 
-from migrator.core.plan import PlannedStatement, fresh_statistics
-from migrator.db.marker import MARKER_TABLE
-from migrator.ddl import online_ddl
-from migrator.ddl.online_ddl import NOT_BLOCKING, Statement
+from migrator.db.marker import BOOKKEEPING_TABLES
+from migrator.ddl import cheapest, statements
+from migrator.ddl.levels import NOT_BLOCKING
+from migrator.ddl.planned import PlannedStatement, fresh_statistics
+from migrator.ddl.statements import Statement
 from migrator.errors import BlockingDdlRefused
 from migrator.process.logs import get_logger
 from migrator.settings.config import BlockingDdlPolicy
@@ -30,8 +31,6 @@ from migrator.settings.config import BlockingDdlPolicy
 log = get_logger()
 
 SYNTAX_ERROR = 1064  # ER_PARSE_ERROR
-# The runner's own tables: written within each revision, never big.
-BOOKKEEPING = frozenset({"alembic_version", MARKER_TABLE})
 
 WAY_OUT = (
     "run it in a maintenance window with MIGRATE_BLOCKING_DDL=allow, or rewrite it so the"
@@ -48,10 +47,10 @@ class BlockingGuard:
     min_rows: int
 
     def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
-        parsed = online_ddl.parse(statement)
+        parsed = statements.parse(statement)
         if parsed.kind == "unparsed":
             return self._cannot_take_apart(revision, statement, str(parsed.reason))
-        if parsed.alterable is None or parsed.table is None or parsed.table in BOOKKEEPING:
+        if parsed.alterable is None or parsed.table is None or parsed.table in BOOKKEEPING_TABLES:
             return False
         rows = _table_rows(cursor, parsed.schema, parsed.table)
         if rows < self.min_rows:
@@ -63,7 +62,7 @@ class BlockingGuard:
             algorithm, lock = parsed.algorithm, parsed.lock or "NONE"
         else:
             try:
-                outcome = online_ddl.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
+                outcome = cheapest.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
             except pymysql.err.ProgrammingError as error:
                 if error.args[0] != SYNTAX_ERROR:
                     raise
@@ -112,11 +111,11 @@ class BlockingGuard:
         return False
 
 
-def refuse_blocking(statements: list[PlannedStatement], min_rows: int) -> None:
+def refuse_blocking(planned: list[PlannedStatement], min_rows: int) -> None:
     """Exit 11 naming the first planned statement that would block writes on a big table,
     or that cannot be taken apart (the guard would refuse it as it runs)."""
-    for statement in statements:
-        parsed = online_ddl.parse(statement.sql)
+    for statement in planned:
+        parsed = statements.parse(statement.sql)
         if parsed.kind == "unparsed":
             raise BlockingDdlRefused(
                 f"revision {statement.revision}: cannot take `{_preview(statement.sql)}` apart"

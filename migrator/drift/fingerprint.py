@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
+from migrator.db.marker import FINGERPRINT_TABLE
 from migrator.drift.normalise import Schema, normalise
 from migrator.drift.snapshot import read_raw_schema
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-FINGERPRINT_TABLE = "migrator_schema_fingerprint"
 # Bumped whenever normalisation changes: a fingerprint of another format is not compared.
 FORMAT = 1
 NO_SUCH_TABLE = 1146

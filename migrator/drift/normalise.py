@@ -14,10 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from migrator.db.marker import BOOKKEEPING_TABLES
 from migrator.drift.snapshot import RawSchema, Row
-
-# The runner's and Alembic's own tables: never part of the application's schema.
-BOOKKEEPING = frozenset({"alembic_version", "migrator_run_marker", "migrator_schema_fingerprint"})
 
 # A part of an index: a column name or a normalised expression, descending, prefix length.
 Part = tuple[str, bool, "int | None"]
@@ -352,7 +350,7 @@ def normalise(raw: RawSchema) -> Schema:
     tables: dict[str, Table] = {}
     for row in raw.tables:
         name = text(row["table_name"])
-        if text(row["table_type"]).upper() != "BASE TABLE" or name in BOOKKEEPING:
+        if text(row["table_type"]).upper() != "BASE TABLE" or name in BOOKKEEPING_TABLES:
             continue
         table_columns = {
             text(column["column_name"]): _column(column, raw.mariadb, database)
@@ -396,7 +394,7 @@ def normalise(raw: RawSchema) -> Schema:
             text(row["event_manipulation"]).upper(),
         )
         for row in raw.triggers
-        if text(row["event_object_table"]) not in BOOKKEEPING
+        if text(row["event_object_table"]) not in BOOKKEEPING_TABLES
     }
     return Schema(tables, views, triggers)
 

@@ -2,9 +2,10 @@
 
 From these declarations come the two readers (:mod:`migrator.settings.fast`
 without pydantic, :mod:`migrator.settings.validated` through pydantic-settings)
-and the README's configuration table (:func:`markdown_table`, which a test holds
-the README to). A new setting is one declaration here. Importing this module
-imports no pydantic: the fast path reads an ordinary environment without it.
+and the configuration table of docs/configuration.md (:func:`markdown_table`,
+which a test holds that file to). A new setting is one declaration here.
+Importing this module imports no pydantic: the fast path reads an ordinary
+environment without it.
 """
 
 from __future__ import annotations
@@ -126,13 +127,13 @@ SCHEMA_REF = _Pattern(str, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]
 
 @dataclass(frozen=True)
 class Declaration:
-    """One setting as the README's configuration table shows it."""
+    """One setting as the configuration table shows it."""
 
     name: str  # the field of Settings
     variable: str
     kind: Kind
     default: Any
-    shown_default: str  # the default as the README's table writes it
+    shown_default: str  # the default as the configuration table writes it
     meaning: str
 
 
@@ -146,7 +147,7 @@ def setting(variable: str, default: Any, kind: Kind, shown_default: str, meaning
 
 @dataclass(frozen=True)
 class Settings(DerivedSettings):
-    """Every setting the runner reads; the README's configuration table lists them in order."""
+    """Every setting the runner reads; the configuration table lists them in order."""
 
     database_url: Secret | None = setting(
         "DATABASE_URL",
@@ -216,7 +217,7 @@ class Settings(DerivedSettings):
         TEXT,
         "—",
         "Named targets besides the default database, e.g. `log,game`: each is configured by"
-        " `DATABASE_URL_<NAME>` (see [Many databases](#many-databases)). A"
+        " `DATABASE_URL_<NAME>` (see [Many databases](/docs/many-databases.md)). A"
         " `DATABASE_URL_<NAME>` whose name is not listed here is ignored.",
     )
     shadow_database_url: Secret | None = setting(
@@ -241,7 +242,7 @@ class Settings(DerivedSettings):
         "`5`",
         "Seconds one connection attempt, or one of the runner's own short queries, may go "
         "without an answer; also how long a statement may run before the watchdog checks that"
-        " the server still answers (see [Never hangs](#how-it-behaves)).",
+        " the server still answers (see [Never hangs](/docs/behaviour.md#never-hangs)).",
     )
     lock_timeout: float = setting(
         "MIGRATE_LOCK_TIMEOUT",
@@ -265,7 +266,8 @@ class Settings(DerivedSettings):
         "`warn`",
         "What `upgrade` and `downgrade` do with a statement that would block writes on a big "
         "table: `allow` (run it), `warn` (log it with the table's size, then run it) or "
-        "`refuse` (exit 11 before the revision runs). See [Big tables](#big-tables).",
+        "`refuse` (exit 11 before the revision runs). See"
+        " [Big tables](/docs/big-tables.md#the-guard).",
     )
     drift: DriftPolicy = setting(
         "MIGRATE_DRIFT",
@@ -274,7 +276,7 @@ class Settings(DerivedSettings):
         "`off`",
         "At pod start, compare the live schema's fingerprint with the one stored when the "
         "runner last migrated the database: `off`, `warn` (one warning line) or `fail` "
-        "(exit 12 before any revision runs). See [Drift](#drift).",
+        "(exit 12 before any revision runs). See [Drift](/docs/drift.md#at-pod-start).",
     )
     blocking_ddl_min_rows: int = setting(
         "MIGRATE_BLOCKING_DDL_MIN_ROWS",
@@ -290,7 +292,7 @@ class Settings(DerivedSettings):
         Number(1),
         "`10`",
         "Seconds between progress lines (percent done and ETA, or elapsed time) for a "
-        "statement that runs long. See [Big tables](#big-tables).",
+        "statement that runs long. See [Big tables](/docs/big-tables.md#progress).",
     )
     head_timeout: float = setting(
         "MIGRATE_HEAD_TIMEOUT",
@@ -402,7 +404,8 @@ class Settings(DerivedSettings):
         "`schema:metadata`",
         "`module:attribute` of the SQLAlchemy `MetaData` that `autogenerate` and `check` "
         "compare with; the attribute may be a dotted path, as in "
-        "`myapp.models:Base.metadata` (see [The image](#the-image)). Whatever runs "
+        "`myapp.models:Base.metadata` (see"
+        " [The image](/docs/image.md#your-applications-own-models)). Whatever runs "
         "revisions (`upgrade`, `downgrade`, `plan`, `sql`) imports it too, as Alembic's own "
         "`env.py` does, so that its naming convention names the constraints they create; "
         "a run with nothing to do does not, and without the module they run without one.",
@@ -426,7 +429,7 @@ class Settings(DerivedSettings):
 
 
 def declarations() -> list[Declaration]:
-    """Every setting, in the order of the README's configuration table."""
+    """Every setting, in the order of the configuration table."""
     found = []
     for field in dataclasses.fields(Settings):
         if "setting" not in field.metadata:
@@ -437,7 +440,7 @@ def declarations() -> list[Declaration]:
 
 
 def markdown_table() -> str:
-    """The README's configuration table."""
+    """The configuration table of docs/configuration.md."""
     lines = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     lines += [f"| `{d.variable}` | {d.shown_default} | {d.meaning} |" for d in declarations()]
     return "\n".join(lines) + "\n"
@@ -445,5 +448,5 @@ def markdown_table() -> str:
 
 if (
     __name__ == "__main__"
-):  # pragma: no cover - `python -m migrator.settings.declarations` for the README
+):  # pragma: no cover - `python -m migrator.settings.declarations` for the docs
     print(markdown_table(), end="")

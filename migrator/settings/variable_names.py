@@ -76,8 +76,8 @@ class Review:
         if not self.errors:
             return None
         return (
-            "; ".join(self.errors) + " (MIGRATE_* variables are the runner's own: the README's"
-            " configuration table lists them)"
+            "; ".join(self.errors) + " (MIGRATE_* variables are the runner's own:"
+            " docs/configuration.md lists them)"
         )
 
 

@@ -16,7 +16,7 @@ from tests.e2e.conftest import MEASUREMENTS, build_image, docker, inspect, run_i
 NON_ROOT = "23456"  # stands for a developer's UID on the host
 
 # An application's own package, its models on a declarative base, and its
-# migrations' versions/: what the README's "application image" route builds on.
+# migrations' versions/: what the "application image" route of docs/image.md builds on.
 APP_MODELS = """import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,7 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("orders")
 '''
-# The README's Dockerfile for that route, with this run's runner image as the base.
+# The Dockerfile of docs/image.md for that route, with this run's runner image as the base.
 APP_DOCKERFILE = """FROM {base} AS runner
 FROM runner
 COPY --from=runner /app/migrations/env.py /app/migrations/script.py.mako /app/shopapp_migrations/

@@ -1,4 +1,4 @@
-"""The README's promises about many databases that no other test holds it to."""
+"""The promises of docs/many-databases.md that no other test holds the runner to."""
 
 from __future__ import annotations
 

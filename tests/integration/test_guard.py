@@ -188,7 +188,7 @@ def test_refuse_stops_mariadb_spellings_of_a_blocking_change(
     refused_unchanged(ledger, tmp_path, revision)
 
 
-# The README's promises about the guard, one test each where none had one.
+# The promises of docs/big-tables.md about the guard, one test each where none had one.
 ADD_LEVEL = sql("ALTER TABLE ledger ADD COLUMN level INT NULL")
 
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from migrator.db.connection import ConnectionSettings, connect_once, open_connection
+from migrator.db.connection import ConnectionSettings, connect_once
+from migrator.db.engine import open_connection
 from migrator.errors import DatabaseUnreachable
 from tests.conftest import (
     Result,

@@ -400,7 +400,7 @@ def test_a_revision_the_empty_copy_cannot_run_is_reported_and_does_not_block_upg
     assert database.version() == {"a2"}
 
 
-# The README's promises about `plan` (under "Big tables") that had no test of their own.
+# The promises of docs/big-tables.md about `plan` that had no test of their own.
 
 
 def test_plan_json_has_exactly_the_fields_the_readme_names(

@@ -16,7 +16,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from migrator.ddl import online_ddl
+from migrator.ddl import cheapest, levels, statements
 from tests.conftest import ScratchDatabase
 from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.support.live import live_checksum
@@ -122,13 +122,13 @@ def spend_row_versions(connection: pymysql.Connection[Any]) -> None:
 
 def live_verdict(database: ScratchDatabase, statement: str) -> tuple[str | None, str | None]:
     """What the server does with ``statement`` on the live table: (algorithm, lock)."""
-    parsed = online_ddl.parse(statement)
+    parsed = statements.parse(statement)
     if parsed.alterable is None:
         return None, None
     connection = database.server.connect(database.name)
     try:
         with connection.cursor() as cursor:
-            outcome = online_ddl.run_cheapest(cursor, parsed, online_ddl.LADDER)
+            outcome = cheapest.run_cheapest(cursor, parsed, levels.LADDER)
     finally:
         connection.close()
     assert outcome.level is not None, outcome.refusals
@@ -153,7 +153,7 @@ def test_plan_agrees_with_the_server_on_the_live_table(
                 connection.close()
         else:
             database.execute(step)
-    # Row versions are only visible with PROCESS on MySQL; the README says to grant it.
+    # Row versions are only visible with PROCESS on MySQL, as docs/big-tables.md says.
     assert database.app_user is not None
     database.server.execute(f"GRANT PROCESS ON *.* TO '{database.app_user[0]}'@'%'")
     migrations.add("v2", "v1", upgrade=[sql(case.statement)])

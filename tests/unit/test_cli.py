@@ -55,7 +55,8 @@ def test_help_names_the_settings_a_newcomer_needs_first(
 
     for variable in ("DATABASE_URL", "DATABASE_URL_FILE", "MYSQL_HOST", "MYSQL_PASSWORD_FILE"):
         assert variable in shown
-    assert "README" in shown
+    assert "docs/configuration.md" in shown
+    assert (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").is_file()
 
 
 def test_every_exit_status_is_documented_in_help() -> None:

@@ -1,4 +1,4 @@
-"""The README's promises about fleets that need no server."""
+"""The promises of docs/many-databases.md about fleets that need no server."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import itertools
 import re
 
 from migrator.fleet.threads import NOT_STARTED, worst
-from tests.conftest import PROJECT_ROOT
+from tests.support.docs import section
 
-README = (PROJECT_ROOT / "README.md").read_text()
+SHARDS = section("docs/many-databases.md", "## One schema across many shards")
 
 
-def test_the_worst_shard_decides_in_the_order_the_readme_gives() -> None:
-    written = re.search(r"The exit status is the\s+worst shard's \(([\d, before]+), …\)", README)
+def test_the_worst_shard_decides_in_the_order_the_docs_give() -> None:
+    written = re.search(r"The exit status is the\s+worst shard's \(([\d, before]+), …\)", SHARDS)
     assert written is not None, "the sentence moved: update this test with it"
     order = [int(code) for code in re.findall(r"\d+", written.group(1))]
     assert order == [1, 6, 9, 8, 11, 4, 2, 5, 3]

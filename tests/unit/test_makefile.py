@@ -113,7 +113,7 @@ def test_a_target_that_needs_a_revision_says_how_to_give_it(target: str) -> None
 def test_a_second_migrations_directory_copied_as_the_readme_says_passes_mypy(
     tmp_path: Path,
 ) -> None:
-    # The README's named targets: migrations/<name>/ with its own copy of env.py.
+    # The named targets of docs/many-databases.md: migrations/<name>/ with its own copy of env.py.
     for directory in ("migrations", "migrations/log"):
         (tmp_path / directory).mkdir(parents=True)
         shutil.copy(PROJECT_ROOT / "migrations" / "env.py", tmp_path / directory / "env.py")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.ddl.online_ddl import LADDER, NOT_BLOCKING, Level, parse
+from migrator.ddl.levels import LADDER, NOT_BLOCKING, Level
+from migrator.ddl.statements import parse
 
 INSTANT = Level("INSTANT", None)
 ONLINE = Level("INPLACE", "NONE")

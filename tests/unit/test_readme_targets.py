@@ -1,5 +1,6 @@
-"""The README's promises about configuration and named targets that no other test held
-(issue 24's acceptance): each test quotes the sentence it holds the runner to.
+"""The promises of docs/configuration.md and docs/many-databases.md about configuration and
+named targets that no other test held (issue 24's acceptance): each test quotes the sentence
+it holds the runner to.
 
 Every case runs the real entrypoint; where a database would be needed, its port
 refuses connections, so exit 3 means the settings were accepted.

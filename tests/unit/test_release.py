@@ -12,6 +12,7 @@ import pytest
 
 from migrator import __version__
 from tests.conftest import ENTRYPOINT, PROJECT_ROOT
+from tests.support.docs import document
 
 
 def test_the_version_is_a_semantic_version() -> None:
@@ -70,9 +71,9 @@ def test_the_license_is_the_one_pyproject_declares() -> None:
     assert (PROJECT_ROOT / "LICENSE").read_text().startswith("MIT License\n")
 
 
-def test_the_readme_names_this_releases_jobs() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
+def test_the_kubernetes_docs_name_this_releases_jobs() -> None:
+    kubernetes = document("docs/kubernetes.md")
     release = __version__.replace(".", "-")
 
-    assert f"`app-migrate-{release}`" in readme
-    assert f"`game-migrate-{release}`" in readme
+    assert f"`app-migrate-{release}`" in kubernetes
+    assert f"`game-migrate-{release}`" in kubernetes

@@ -1,88 +1,18 @@
-"""Finds the cheapest algorithm-lock pair the server accepts for a DDL statement, by offering it.
+"""Takes a DDL statement apart as the server would read it, or says it cannot for certain.
 
-MySQL and MariaDB refuse an ``ALTER TABLE ..., ALGORITHM=X, LOCK=Y`` that they
-cannot honour (errors 1845 and 1846) before doing any work, and run it as
-asked when they can. That refusal is the ground truth for this server, this
-version and this table, so nothing here keeps a table of rules: a statement
-is offered the levels of `LADDER` in order, and the first one accepted is the
-one it ran with.
-
-:func:`parse` takes a statement apart as the server reads it, token by token
-(comments, quotes, executable comments, ``;``): its table and database
-qualifier, and the ALGORITHM/LOCK clauses its author wrote, or "unparsed" when
-that cannot be told for certain. The guard and ``plan`` both read statements
-through it.
+:func:`parse` finds its table and database qualifier, and the ALGORITHM/LOCK
+clauses its author wrote, or "unparsed" when that cannot be told for certain.
+The guard and ``plan`` both read statements through it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
-from typing import Any, Protocol
 
-import pymysql
+from migrator.ddl.levels import Level
+from migrator.ddl.tokens import Reader, Token, split_at, tokenize, unclosed
 
-# ER_ALTER_OPERATION_NOT_SUPPORTED and ..._REASON ("not supported ... Try ALGORITHM=COPY"),
-# and MySQL's "Maximum row versions reached ... Please use COPY/INPLACE".
-REFUSED = frozenset({1845, 1846, 4092})
-
-
-@dataclass(frozen=True)
-class Level:
-    algorithm: str
-    lock: str | None  # None: the server's own choice (INSTANT admits no LOCK clause)
-
-    @property
-    def blocks_writes(self) -> bool:
-        return self.algorithm not in {"INSTANT", "NOCOPY"} and self.lock != "NONE"
-
-    @property
-    def lock_level(self) -> str:
-        return self.lock or "NONE"
-
-    def clause(self) -> str:
-        if self.lock is None:
-            return f"ALGORITHM={self.algorithm}"
-        return f"ALGORITHM={self.algorithm}, LOCK={self.lock}"
-
-
-LADDER: tuple[Level, ...] = (
-    Level("INSTANT", None),
-    # MariaDB: in place without rebuilding (MySQL refuses the word); LOCK=NONE, as
-    # without it the server may take a shared lock (ADD FULLTEXT INDEX).
-    Level("NOCOPY", "NONE"),
-    Level("INPLACE", "NONE"),
-    Level("COPY", "NONE"),  # MariaDB 11.4+: an online copy
-    Level("INPLACE", "SHARED"),
-    Level("COPY", "SHARED"),
-    Level("INPLACE", "EXCLUSIVE"),
-    Level("COPY", "EXCLUSIVE"),
-)
-NOT_BLOCKING = tuple(level for level in LADDER if not level.blocks_writes)
-
-# How the server reads a statement, token by token. Two string rules: with and without
-# backslash escapes (sql_mode NO_BACKSLASH_ESCAPES), as a statement may be read either way.
-_LEXICON = r"""
-      (?P<space>\s+)
-    | (?P<executable>/\*M?!.*?\*/)
-    | (?P<comment>/\*.*?\*/|(?:--(?=\s|\Z)|\#)[^\n]*(?:\n|\Z))
-    | (?P<quoted>`(?:[^`]|``)*`)
-    | (?P<string>{strings})
-    | (?P<word>[\w$]+)
-    | (?P<symbol>.)
-"""
-_TOKENS = {
-    True: re.compile(
-        _LEXICON.format(strings=r"""'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*\""""),
-        re.DOTALL | re.VERBOSE,
-    ),
-    False: re.compile(
-        _LEXICON.format(strings=r"""'(?:[^']|'')*'|"(?:[^"]|"")*\""""),
-        re.DOTALL | re.VERBOSE,
-    ),
-}
 # The values each clause takes; the server takes the last clause of each kind written.
 _CLAUSE_VALUES = {
     "ALGORITHM": frozenset({"DEFAULT", "INSTANT", "INPLACE", "COPY", "NOCOPY"}),
@@ -97,34 +27,6 @@ _NOT_TABLES = frozenset(
     }
 )  # fmt: skip
 _INDEX_KINDS = frozenset({"UNIQUE", "FULLTEXT", "SPATIAL"})
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # space, executable, comment, quoted, string, word or symbol
-    text: str
-    start: int
-    end: int
-
-    @property
-    def word(self) -> str:
-        """The keyword it is, upper case; "" when it is not a bare word."""
-        return self.text.upper() if self.kind == "word" else ""
-
-
-def _tokens(sql: str, backslash_escapes: bool) -> list[_Token]:
-    return [
-        _Token(str(match.lastgroup), match.group(), match.start(), match.end())
-        for match in _TOKENS[backslash_escapes].finditer(sql)
-    ]
-
-
-def _name(token: _Token) -> str:
-    """An identifier without its quotes."""
-    if token.kind == "quoted" or (token.kind == "string" and token.text.startswith('"')):
-        quote = token.text[0]
-        return token.text[1:-1].replace(quote * 2, quote)
-    return token.text
 
 
 @dataclass(frozen=True)
@@ -191,9 +93,9 @@ def _unparsed(sql: str, reason: str) -> Statement:
 
 
 def _parse(sql: str, *, backslash_escapes: bool) -> Statement:
-    tokens = _tokens(sql, backslash_escapes)
+    tokens = tokenize(sql, backslash_escapes)
     code = [token for token in tokens if token.kind not in {"space", "comment"}]
-    statements = [statement for statement in _split(code, ";") if statement]
+    statements = [statement for statement in split_at(code, ";") if statement]
     reason: str | None = None
     if any(token.kind == "executable" for token in tokens):
         # The server runs what such a comment holds, or not, by its version.
@@ -205,7 +107,7 @@ def _parse(sql: str, *, backslash_escapes: bool) -> Statement:
         )
         if _parse(opened, backslash_escapes=backslash_escapes).kind in GUARDED:
             reason = "it is in an executable comment (/*! … */)"
-    elif _unclosed(code):
+    elif unclosed(code):
         # The server refuses it too; refused here only when it may be table DDL.
         if {"ALTER", "INDEX"} & {token.word for token in code}:
             reason = "a quote or comment is not closed"
@@ -221,102 +123,14 @@ def _parse(sql: str, *, backslash_escapes: bool) -> Statement:
 GUARDED = frozenset({"alter", "create_index", "drop_index", "unparsed"})
 
 
-def _unclosed(code: list[_Token]) -> bool:
-    """Whether a quote or a comment opens and never closes."""
-    return any(token.kind == "symbol" and token.text in "'\"`" for token in code) or any(
-        token.text == "/" and following.text == "*" for token, following in pairwise(code)
-    )
-
-
-def _split(code: list[_Token], separator: str) -> list[list[_Token]]:
-    """``code`` cut at each ``separator`` outside parentheses."""
-    parts: list[list[_Token]] = [[]]
-    depth = 0
-    for token in code:
-        if token.kind == "symbol" and token.text in "()":
-            depth += 1 if token.text == "(" else -1
-        if depth == 0 and token.kind == "symbol" and token.text == separator:
-            parts.append([])
-        else:
-            parts[-1].append(token)
-    return parts
-
-
-def _ddl_like(code: list[_Token]) -> bool:
+def _ddl_like(code: list[Token]) -> bool:
     words = [token.word for token in code]
     if words[:1] == ["ALTER"]:
         return len(words) < 2 or words[1] not in _NOT_TABLES
     return bool(words[:1] == ["CREATE"] and "INDEX" in words) or words[:2] == ["DROP", "INDEX"]
 
 
-class _Reader:
-    """Reads one statement's tokens from the front."""
-
-    def __init__(self, sql: str, code: list[_Token]) -> None:
-        self.sql = sql
-        self.code = code
-        self.at = 0
-
-    def peek(self, offset: int = 0) -> _Token | None:
-        index = self.at + offset
-        return self.code[index] if index < len(self.code) else None
-
-    def words(self, *words: str) -> bool:
-        """Take ``words`` if they come next."""
-        for offset, word in enumerate(words):
-            token = self.peek(offset)
-            if token is None or token.word != word:
-                return False
-        self.at += len(words)
-        return True
-
-    def one_of(self, words: frozenset[str]) -> str | None:
-        token = self.peek()
-        if token is not None and token.word in words:
-            self.at += 1
-            return token.word
-        return None
-
-    def identifier(self) -> _Token | None:
-        token = self.peek()
-        if token is not None and token.kind in {"word", "quoted"} | (
-            {"string"} if token.text.startswith('"') else set()
-        ):
-            self.at += 1
-            return token
-        return None
-
-    def table(self) -> tuple[str | None, str, int, int] | None:
-        """A table name, qualified or not: (schema, table, start, end) of its text."""
-        first = self.identifier()
-        if first is None:
-            return None
-        dot = self.peek()
-        if dot is not None and dot.text == "." and dot.kind == "symbol":
-            self.at += 1
-            second = self.identifier()
-            if second is None:
-                return None
-            return _name(first), _name(second), first.start, second.end
-        return None, _name(first), first.start, first.end
-
-    def wait(self) -> str:
-        """MariaDB's ``WAIT n`` or ``NOWAIT`` after the table's name, taken as written."""
-        token = self.peek()
-        if token is not None and token.word == "NOWAIT":
-            self.at += 1
-            return f" {token.text}"
-        seconds = self.peek(1)
-        if token is not None and token.word == "WAIT" and seconds is not None:
-            self.at += 2
-            return f" {self.sql[token.start : seconds.end]}"
-        return ""
-
-    def rest(self) -> list[_Token]:
-        return self.code[self.at :]
-
-
-def _clause(item: list[_Token]) -> tuple[str, str] | None:
+def _clause(item: list[Token]) -> tuple[str, str] | None:
     """(ALGORITHM or LOCK, its value) when ``item`` is exactly such a clause."""
     words = [token.word for token in item if token.text != "="]
     exact = len(item) == 2 or (len(item) == 3 and item[1].text == "=")
@@ -325,7 +139,7 @@ def _clause(item: list[_Token]) -> tuple[str, str] | None:
     return None
 
 
-def _clauses_inside(tokens: list[_Token]) -> bool:
+def _clauses_inside(tokens: list[Token]) -> bool:
     """Whether an ALGORITHM or LOCK clause hides inside ``tokens`` (not standing alone)."""
     for index, token in enumerate(tokens):
         if token.word in _CLAUSE_VALUES:
@@ -335,9 +149,9 @@ def _clauses_inside(tokens: list[_Token]) -> bool:
     return False
 
 
-def _one(sql: str, code: list[_Token]) -> Statement:
+def _one(sql: str, code: list[Token]) -> Statement:
     """One statement (no ``;`` between its tokens), as the server reads it."""
-    reader = _Reader(sql, code)
+    reader = Reader(sql, code)
     if reader.words("SET", "STATEMENT"):
         return _set_statement(reader)
     verb = code[0].word
@@ -353,7 +167,7 @@ def _one(sql: str, code: list[_Token]) -> Statement:
     return Statement(sql, None, None, "other")
 
 
-def _set_statement(reader: _Reader) -> Statement:
+def _set_statement(reader: Reader) -> Statement:
     """MariaDB's ``SET STATEMENT var=value, … FOR <statement>``: the settings stay in front,
     the statement after FOR is what runs."""
     start = reader.code[0].start
@@ -373,7 +187,7 @@ def _set_statement(reader: _Reader) -> Statement:
     return replace(inner, alterable=(f"{prefix} {head}", rest))
 
 
-def _table_ddl(reader: _Reader) -> Statement | None:
+def _table_ddl(reader: Reader) -> Statement | None:
     """ALTER TABLE, CREATE or DROP INDEX or TABLE, RENAME TABLE; None for anything else."""
     if reader.words("ALTER"):
         return _alter(reader, reader.code[0].start)
@@ -386,7 +200,7 @@ def _table_ddl(reader: _Reader) -> Statement | None:
     return None
 
 
-def _create(reader: _Reader) -> Statement | None:
+def _create(reader: Reader) -> Statement | None:
     replaces = reader.words("OR", "REPLACE")
     kind = reader.one_of(_INDEX_KINDS)
     if reader.words("INDEX"):
@@ -398,7 +212,7 @@ def _create(reader: _Reader) -> Statement | None:
     return None
 
 
-def _drop(reader: _Reader) -> Statement | None:
+def _drop(reader: Reader) -> Statement | None:
     if reader.words("INDEX"):
         return _drop_index(reader)
     reader.words("TEMPORARY")
@@ -408,7 +222,7 @@ def _drop(reader: _Reader) -> Statement | None:
     return None
 
 
-def _dynamic(sql: str, code: list[_Token]) -> Statement:
+def _dynamic(sql: str, code: list[Token]) -> Statement:
     """PREPARE, EXECUTE or CALL: what they run is text the guard judges only when it is
     written there, as a string holding no table DDL."""
     literal = [token for token in code if token.kind == "string"]
@@ -422,7 +236,7 @@ def _dynamic(sql: str, code: list[_Token]) -> Statement:
     return _unparsed(sql, "it runs SQL the guard cannot read (PREPARE, EXECUTE or CALL)")
 
 
-def _simple(reader: _Reader, kind: str) -> Statement:
+def _simple(reader: Reader, kind: str) -> Statement:
     table = reader.table()
     if table is None:
         return Statement(reader.sql, None, None, kind)
@@ -430,7 +244,7 @@ def _simple(reader: _Reader, kind: str) -> Statement:
     return Statement(reader.sql, name, None, kind, schema=schema)
 
 
-def _alter(reader: _Reader, start: int) -> Statement:
+def _alter(reader: Reader, start: int) -> Statement:
     sql = reader.sql
     online = reader.words("ONLINE")
     reader.words("IGNORE")
@@ -448,7 +262,7 @@ def _alter(reader: _Reader, start: int) -> Statement:
     head = sql[start : reader.code[reader.at - 1].end]
     algorithm, lock = None, "NONE" if online else None
     kept: list[str] = []
-    for item in _split(reader.rest(), ",") if reader.rest() else []:
+    for item in split_at(reader.rest(), ",") if reader.rest() else []:
         if not item:
             return _unparsed(sql, "an empty item between commas")
         clause = _clause(item)
@@ -465,7 +279,7 @@ def _alter(reader: _Reader, start: int) -> Statement:
     )
 
 
-def _create_index(reader: _Reader, *, replaces: bool, kind: str | None) -> Statement:
+def _create_index(reader: Reader, *, replaces: bool, kind: str | None) -> Statement:
     # As ALTER TABLE ... ADD INDEX: the same DDL, with the clause in the same place.
     sql = reader.sql
     exists = "IF NOT EXISTS " if reader.words("IF", "NOT", "EXISTS") else ""
@@ -495,7 +309,7 @@ def _create_index(reader: _Reader, *, replaces: bool, kind: str | None) -> State
     )
 
 
-def _trailing_clauses(sql: str, tokens: list[_Token]) -> tuple[str | None, str | None, str | None]:
+def _trailing_clauses(sql: str, tokens: list[Token]) -> tuple[str | None, str | None, str | None]:
     """CREATE or DROP INDEX's space-separated ALGORITHM and LOCK clauses, taken from the
     end of ``tokens``: (algorithm, lock, the text before them), None for text when a
     clause hides elsewhere."""
@@ -517,7 +331,7 @@ def _trailing_clauses(sql: str, tokens: list[_Token]) -> tuple[str | None, str |
     return written.get("ALGORITHM"), written.get("LOCK"), text
 
 
-def _drop_index(reader: _Reader) -> Statement:
+def _drop_index(reader: Reader) -> Statement:
     # MariaDB takes no ALGORITHM clause on DROP INDEX; the ALTER form is the same DDL.
     sql = reader.sql
     exists = "IF EXISTS " if reader.words("IF", "EXISTS") else ""
@@ -542,45 +356,3 @@ def _drop_index(reader: _Reader) -> Statement:
         algorithm=algorithm,
         lock=lock,
     )
-
-
-class Cursor(Protocol):
-    def execute(self, query: str, args: Any = ...) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    level: Level | None  # the level it ran with; None when every level was refused
-    # The server's reasons, cheapest level first, without their closing full stop: each
-    # goes inside a sentence of the runner's ("...Try LOCK=SHARED; running it anyway").
-    refusals: tuple[str, ...]
-
-
-def run_cheapest(
-    cursor: Cursor, statement: Statement, levels: Sequence[Level], parameters: Any = None
-) -> Outcome:
-    """Run ``statement`` at the first of ``levels`` its own clauses allow and the server
-    accepts.
-
-    ``parameters`` go to the driver as SQLAlchemy would pass them: with them, PyMySQL
-    turns the ``%%`` SQLAlchemy writes for a literal ``%`` back into ``%``.
-
-    A refused level costs nothing: the server refuses before any work. Any other
-    error is the statement's own and propagates.
-    """
-    refusals: list[str] = []
-    # Only what the author's own clauses let the server take: the server takes the last
-    # ALGORITHM and LOCK written, so an author's clause would otherwise override ours.
-    for level in (level for level in levels if statement.allows(level)):
-        try:
-            cursor.execute(statement.at(level), parameters)
-        except pymysql.err.MySQLError as error:
-            code = error.args[0] if error.args else None
-            if code in REFUSED:
-                refusals.append(str(error.args[1]).strip().rstrip("."))
-                continue
-            if code in {1064, 1800} and level.algorithm == "NOCOPY":  # MySQL: unknown word
-                continue
-            raise
-        return Outcome(level, tuple(refusals))
-    return Outcome(None, tuple(refusals))
