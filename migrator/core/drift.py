@@ -10,7 +10,7 @@ store the fingerprint of a database found clean (MIGRATE_DRIFT is on).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -153,8 +153,9 @@ def _each(
     databases: Sequence[Compared],
     work: Callable[[Compared], tuple[_Live, Schema]],
     parallel: int,
-) -> list[tuple[Compared, tuple[_Live, Schema] | MigratorError]]:
-    """``work`` on every database, ``parallel`` at a time, in the databases' order."""
+) -> Iterator[tuple[Compared, tuple[_Live, Schema] | MigratorError]]:
+    """``work`` on every database, ``parallel`` at a time, yielded in the databases' order
+    as each is done (so that equal schemas are kept once, not once per database)."""
 
     def guarded(compared: Compared) -> tuple[_Live, Schema] | MigratorError:
         try:
@@ -163,9 +164,10 @@ def _each(
             return error
 
     if len(databases) == 1:
-        return [(databases[0], guarded(databases[0]))]
+        yield databases[0], guarded(databases[0])
+        return
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(zip(databases, pool.map(guarded, databases), strict=True))
+        yield from zip(databases, pool.map(guarded, databases), strict=True)
 
 
 def _read_live(compared: Compared, *, use_lock: bool) -> tuple[_Live, Schema]:
