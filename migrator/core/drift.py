@@ -162,6 +162,8 @@ def _each(
             return work(compared)
         except MigratorError as error:
             return error
+        except pymysql.err.MySQLError as error:  # this database's alone: the others go on
+            return MigratorError(f"could not read the schema: {error_text(error)}")
 
     if len(databases) == 1:
         yield databases[0], guarded(databases[0])
