@@ -112,14 +112,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         fleet.recreate()
         runner(fleet, small, "upgrade")
         drift_wall, drift_rss = runner(fleet, small, "drift")
+        print(
+            f"drift over {args.shards} shards: {drift_wall:.1f} s, {drift_rss:.0f} MiB", flush=True
+        )
         fleet.drop()
 
         wide = migrations(work, args.tables)
         single.recreate()
-        runner(single, wide, "upgrade", MIGRATE_DRIFT="warn")
-        off = [runner(single, wide, "upgrade", MIGRATE_DRIFT="off")[0] for _ in range(args.repeat)]
+        runner(single, wide, "upgrade", "--target", "fleet", MIGRATE_DRIFT="warn")
+        off = [
+            runner(single, wide, "upgrade", "--target", "fleet", MIGRATE_DRIFT="off")[0]
+            for _ in range(args.repeat)
+        ]
         warn = [
-            runner(single, wide, "upgrade", MIGRATE_DRIFT="warn")[0] for _ in range(args.repeat)
+            runner(single, wide, "upgrade", "--target", "fleet", MIGRATE_DRIFT="warn")[0]
+            for _ in range(args.repeat)
         ]
         check = check_in_process(single, args.repeat)
         extra_ms = (statistics.median(warn) - statistics.median(off)) * 1000
@@ -139,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     header = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
         f" {server.host}:{server.port}; fleet drift run once, no-ops median (min-max) of"
-        f" {args.repeat}"
+        f" {args.repeat}; load average {os.getloadavg()[0]:.1f} at the end"
     )
     report(header, rows, args.markdown, heading="Drift")
 
