@@ -14,6 +14,15 @@ RUN python -m venv /opt/venv \
     && find /opt/venv -depth -name __pycache__ -type d -exec rm -rf {} + \
     && /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# pt-online-schema-change (percona-toolkit, GPL-2), for MIGRATE_BLOCKING_DDL=online:
+# the one script out of Debian's package, not the whole toolkit.
+FROM ${PYTHON_IMAGE} AS online-schema-change
+WORKDIR /tmp
+RUN apt-get update -qq \
+    && apt-get download percona-toolkit \
+    && dpkg-deb -x percona-toolkit_*.deb /tmp/toolkit \
+    && rm -rf /var/lib/apt/lists/*
+
 FROM ${PYTHON_IMAGE}
 ARG VERSION=unknown
 ARG REVISION=unknown
@@ -29,6 +38,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     MIGRATE_LOG_FORMAT=json
 COPY --from=build /opt/venv /opt/venv
+# The script needs Perl and its MySQL driver, nothing else of the toolkit's dependencies;
+# Debian's stable release pins their versions.
+# hadolint ignore=DL3008
+RUN apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+       libdbd-mysql-perl \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*
+COPY --from=online-schema-change /tmp/toolkit/usr/bin/pt-online-schema-change /usr/bin/
 WORKDIR /app
 COPY entrypoint.py ./
 COPY migrator/ migrator/

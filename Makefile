@@ -31,6 +31,10 @@ export DOCKER PYTHON_IMAGE MYSQL_IMAGE
 # a test's time is spent waiting on the server or a child process.
 TEST_WORKERS ?= 4
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS)
+# The online schema change tests time a writer's inserts against a 1,000,000-row copy:
+# they run one at a time, after the rest, with the machine to themselves.
+PARALLEL_INTEGRATION := -m "not restarts_server and not online_ddl" tests/integration
+ONLINE_INTEGRATION := $(BIN)/python -m pytest -m online_ddl tests/integration
 # The real servers of `make test-servers` (tests/servers/real-servers.sh).
 SERVERS := bash tests/servers/real-servers.sh
 TEST_SERVERS ?= mysql97 mariadb118
@@ -105,14 +109,17 @@ plan: $(RUNTIME) ## List each pending statement with the algorithm and lock it w
 	$(RUN) plan $(args)
 
 test: install ## Run every test suite (integration needs TEST_DATABASE_URL's server)
-	$(PYTEST) -m "not restarts_server" tests/unit tests/repo tests/integration
+	$(PYTEST) tests/unit tests/repo
+	$(PYTEST) $(PARALLEL_INTEGRATION)
+	$(ONLINE_INTEGRATION)
 	$(BIN)/python -m pytest tests/e2e  # one image build and one compose project at a time
 
 test-unit: install ## Run the tests that need no server (tests/unit, tests/repo)
 	$(PYTEST) tests/unit tests/repo
 
 test-integration: install ## Run the tests against the MySQL/MariaDB server in TEST_DATABASE_URL
-	$(PYTEST) -m "not restarts_server" tests/integration
+	$(PYTEST) $(PARALLEL_INTEGRATION)
+	$(ONLINE_INTEGRATION)
 
 test-e2e: install ## Build the image and run it and the compose chain with Docker
 	$(BIN)/python -m pytest tests/e2e
@@ -130,7 +137,8 @@ test-servers: install servers ## Run the integration suite against MySQL 9.7 and
 		echo "== integration suite against $$name" >&2; \
 		export TEST_DATABASE_URL="$${!variable}" TEST_DATABASE_CA="$$($(SERVERS) ca $$name)" \
 			TEST_SERVER_NAME="$$name"; \
-		$(PYTEST) -m "not restarts_server" tests/integration || exit 1; \
+		$(PYTEST) $(PARALLEL_INTEGRATION) || exit 1; \
+		$(ONLINE_INTEGRATION) || exit 1; \
 		$(BIN)/python -m pytest -m restarts_server tests/integration || exit 1; \
 	done
 
@@ -138,6 +146,7 @@ bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor; drift 
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --markdown bench/results.md $(BENCH_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/fleet.py --markdown bench/results.md $(FLEET_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/drift.py --markdown bench/results.md $(DRIFT_ARGS)
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/online.py --markdown bench/results.md
 
 lint: install ## ruff (lint and format check), mypy --strict, import-linter's layers, hadolint
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ from sqlalchemy.sql import sqltypes
 
 from migrator.autogenerate import indexes
 from migrator.db.marker import FINGERPRINT_TABLE, MARKER_TABLE
+from migrator.db.online_marker import ONLINE_TABLE
 from migrator.process.logs import restore_logging
 
 CONNECTION = "connection"
@@ -383,4 +384,4 @@ if MYSQL_PLUGIN not in _all_plugins:
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Leave the runner's own bookkeeping tables out of autogenerate and check."""
-    return not (type_ == "table" and name in {MARKER_TABLE, FINGERPRINT_TABLE})
+    return not (type_ == "table" and name in {MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})

@@ -17,13 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, TextIO
 
-from migrator.errors import (
-    ConfigError,
-    MigrationFailed,
-    MigratorError,
-    PendingRevisions,
-    ShardsFailed,
-)
+from migrator.errors import ConfigError, MigratorError
 from migrator.process.logs import get_logger
 from migrator.process.report import RunReport
 from migrator.settings.config import RunOptions
@@ -114,7 +108,16 @@ class Context:
             blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
             progress_interval=self.settings.progress_interval,
             drift=self.settings.drift,
+            online_tool=self.online_tool(),
         )
+
+    def online_tool(self) -> str | None:
+        """pt-online-schema-change's path under MIGRATE_BLOCKING_DDL=online: exit 2 without it."""
+        if self.settings.blocking_ddl != "online":
+            return None
+        from migrator.ddl.online_tool import find_tool
+
+        return find_tool()
 
     @property
     def use_lock(self) -> bool:
@@ -319,19 +322,11 @@ def check(context: Context) -> None:
         except MigratorError as error:  # the other databases are still checked
             log.error(error.message, extra={**fields, "exit_code": int(error.exit_status)})
             failures.append((covered.label(), error))
-    _raise_worst(failures, len(databases), "databases")
+    from migrator.fleet.status import several_failed
 
-
-def _raise_worst(failures: list[tuple[str, MigratorError]], count: int, what: str) -> None:
-    """One error for the failures of several databases; the worst decides the exit status."""
-    if failures:
-        from migrator.fleet.threads import worst
-
-        raise ShardsFailed(
-            f"{len(failures)} of {count} {what} failed: "
-            + "; ".join(f"{label}: {failure.message}" for label, failure in failures),
-            worst([int(failure.exit_status) for _, failure in failures]),
-        )
+    failed = several_failed(failures, len(databases), "databases")
+    if failed is not None:
+        raise failed
 
 
 def drift(context: Context, *, output_format: str) -> None:
@@ -341,7 +336,7 @@ def drift(context: Context, *, output_format: str) -> None:
     databases = _databases(context)
     from migrator.core.drift import Compared, drift, label
     from migrator.drift.report import summary, write_json, write_text
-    from migrator.errors import ExitStatus, SchemaDrift
+    from migrator.errors import ExitStatus, SchemaDrift, ShardsFailed
 
     compared = [
         Compared(
@@ -423,7 +418,9 @@ def status(context: Context, *, exit_code: bool) -> None:
         except MigratorError as error:  # the other targets are still shown
             log.error(error.message, extra={"target": target.name})
             failures.append((target.name, error))
-    _raise_worst(failures, len(context.targets), "targets")
+    from migrator.fleet.status import Verdict, several_failed
+
+    Verdict(several_failed(failures, len(context.targets), "targets")).settle(exit_code=exit_code)
 
 
 def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
@@ -432,27 +429,25 @@ def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
         return
     database = context.connection(target.shard(context.shard or 0))
     from migrator.core import runner
+    from migrator.fleet.status import read_status
 
-    current, running, interrupted = runner.status(
-        target.project, database, use_lock=context.use_lock
-    )
+    status = read_status(target.project, database, use_lock=context.use_lock)
+    current, running = status.current, status.running
     context.print(
         f"database: {database.target.redacted_url()}",
         f"current:  {', '.join(current.current) or 'base (empty)'}",
         f"head:     {', '.join(current.heads) or 'none (no revisions)'}",
         f"pending:  {' '.join(current.pending) or 'none'}",
     )
-    if running is not None and interrupted:
+    if running is not None and (online := runner.online_change_left(database)) is not None:
+        left_behind = status.partly_applied
+        state = "; left behind: the next upgrade removes it or finds it done" if left_behind else ""
+        context.print(f"online change: {online.describe()}{state}")
+    if running is not None and status.partly_applied:
         context.print(f"interrupted: {running.describe()}")
-        if exit_code:
-            raise MigrationFailed(f"{running.describe()}: {running.remedy()}")
     elif running is not None:
         context.print(f"in progress: revision {running.revision}, by {running.runner}")
-    if exit_code and (current.pending or running is not None):
-        raise PendingRevisions(
-            f"{len(current.pending)} revision(s) pending"
-            + (f", revision {running.revision} in progress" if running is not None else "")
-        )
+    status.verdict().settle(exit_code=exit_code)
 
 
 def _status_of_shards(context: Context, target: Target, *, exit_code: bool) -> None:
@@ -466,7 +461,7 @@ def _status_of_shards(context: Context, target: Target, *, exit_code: bool) -> N
         parallel=context.settings.parallel,
     )
     context.print(*fleet.lines())
-    fleet.verdict(exit_code=exit_code)
+    fleet.verdict().settle(exit_code=exit_code)
 
 
 def history(context: Context) -> None:

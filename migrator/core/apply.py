@@ -244,7 +244,9 @@ _UNKNOWN_REMEDY = "the next run names the interrupted revision and what to do (`
 class StatementHook(Protocol):
     """Runs one statement of a revision itself (returns True), or leaves it to SQLAlchemy."""
 
-    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool: ...
+    def __call__(
+        self, cursor: Any, statement: str, parameters: Any, revision: str, executed: int = 0
+    ) -> bool: ...
 
 
 def run_steps(
@@ -286,7 +288,13 @@ def run_steps(
             # text() with bound parameters) is still DDL the guard must see.
             return False
         try:
-            return statement_hook(cursor, statement, parameters, progress.running.revision.revision)
+            return statement_hook(
+                cursor,
+                statement,
+                parameters,
+                progress.running.revision.revision,
+                executed=progress.executed,  # the revision's statements that ran before
+            )
         except BlockingDdlRefused as refusal:
             # Kept, so a revision that catches exceptions around its operations cannot
             # swallow the refusal and be stamped as applied (see on_version_apply).

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from migrator.db import marker
+from migrator.db import marker, online_marker
 from migrator.db.connection import connection_lost
 from migrator.errors import MigrationFailed
 from migrator.process.logs import get_logger
@@ -186,6 +186,8 @@ def at_head_or_take_lock(
         return None  # the session was lost while waiting (a failover): log in afresh
     current, running = current_state(connection)
     if running is not None:
+        if online_marker.read(connection) is not None:
+            return None  # an online change left behind: the full path finishes with it
         raise MigrationFailed(f"{running.describe()}: {running.remedy()}")
     if current != (head,):
         return None

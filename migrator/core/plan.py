@@ -26,6 +26,7 @@ from migrator.db.connection import ConnectionSettings
 from migrator.db.engine import driver_connection, open_connection
 from migrator.ddl import cheapest, narrowing, statements
 from migrator.ddl.levels import LADDER
+from migrator.ddl.online_change import executor_for
 from migrator.ddl.planned import PlannedStatement, fresh_statistics
 from migrator.ddl.statements import Statement
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
@@ -67,7 +68,16 @@ class Plan:
         )
         if not self.statements:
             return
-        header = ("revision", "table", "algorithm", "lock", "blocks writes", "rows", "statement")
+        header = (
+            "revision",
+            "table",
+            "algorithm",
+            "lock",
+            "blocks writes",
+            "rows",
+            "executor",
+            "statement",
+        )
         rows = [header]
         for statement in self.statements:
             rows.append(
@@ -78,6 +88,7 @@ class Plan:
                     statement.lock or "-",
                     _yes_no(statement.blocks_writes),
                     "-" if statement.table_rows is None else f"~{statement.table_rows}",
+                    statement.executor,
                     " ".join(statement.sql.split())[:90],
                 )
             )
@@ -106,7 +117,7 @@ def measure(
     options: RunOptions,
 ) -> list[PlannedStatement]:
     """Run the revisions up to ``destination`` on a copy of ``live`` in ``shadow``."""
-    statements: list[PlannedStatement] = []
+    planned: list[PlannedStatement] = []
     with open_connection(shadow) as connection:
         session = driver_connection(connection)
         try:
@@ -121,7 +132,7 @@ def measure(
                         upgrade=True,
                         runner=options.runner,
                         ddl_lock_timeout=options.ddl_lock_timeout,
-                        statement_hook=_Recorder(live, statements),
+                        statement_hook=_Recorder(live, planned),
                         shadow=shadow.target.database,
                     )
                 finally:
@@ -135,7 +146,15 @@ def measure(
                 f"could not run the revisions on an empty copy of the tables: {reason};"
                 " the live database was only read"
             ) from None
-    return statements
+    for statement in planned:
+        if statements.parse(statement.sql).alterable is not None:
+            statement.executor = executor_for(
+                options.blocking_ddl,
+                options.blocking_ddl_min_rows,
+                statement.table_rows,
+                statement.blocks_writes,
+            )
+    return planned
 
 
 def _unsafe(refused: UnsafeStatement) -> PlanUnavailable:
@@ -270,7 +289,9 @@ class _Recorder:
         self.live = live
         self.statements = statements
 
-    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
+    def __call__(
+        self, cursor: Any, statement: str, parameters: Any, revision: str, executed: int = 0
+    ) -> bool:
         if BOOKKEEPING.search(statement) or leading_word(statement) in READS:
             return False  # Alembic's, or the revision's own look at the schema
         parsed = statements.parse(statement)

@@ -44,12 +44,15 @@ from migrator.autogenerate.review import Operation, summarize
 from migrator.autogenerate.shadow import shadow_database
 from migrator.core.apply import run_steps
 from migrator.core.plan import LiveTables, Plan, measure
-from migrator.db import marker
+from migrator.db import marker, online_marker
 from migrator.db.connection import ConnectionSettings, connection_lost
 from migrator.db.engine import driver_connection, open_connection
 from migrator.db.lock import MigrationLock, left_behind
+from migrator.db.online_marker import OnlineChange
 from migrator.db.progress import StatementProgress
-from migrator.ddl.guard import BlockingGuard, refuse_blocking
+from migrator.ddl import online_change
+from migrator.ddl.guard import BlockingGuard, refuse_blocking, refuse_online
+from migrator.ddl.online_change import EXECUTOR_TOOL, OnlineExecutor
 from migrator.errors import (
     AccessDenied,
     ConfigError,
@@ -116,6 +119,10 @@ def _migrate(
         with _exclusive(connection, connection_settings, options, lock) as waited:
             current = current_heads(connection)
             report.source = report.destination = revisions(current)
+            # What an online change killed midway left: removed, or found done.
+            resume = online_change.recover(
+                driver_connection(connection), target.database, options.ddl_lock_timeout
+            )
             # Under the lock, a marker can only be one that a gone runner left.
             interrupted = marker.read(driver_connection(connection))
             if interrupted is not None:
@@ -128,7 +135,8 @@ def _migrate(
                     extra={"revision": revisions(current), "waited_s": round(waited, 1)},
                 )
                 return
-            if upgrade and options.blocking_ddl == "refuse":
+            online = _online_executor(connection_settings, options, resume)
+            if upgrade and options.blocking_ddl in {"refuse", "online"}:
                 _refuse_blocking_plan(
                     project,
                     script,
@@ -136,10 +144,13 @@ def _migrate(
                     connection_settings,
                     destination=destination,
                     options=options,
+                    online=online,
                 )
             guard = None
             if options.blocking_ddl != "allow":
-                guard = BlockingGuard(options.blocking_ddl, options.blocking_ddl_min_rows)
+                guard = BlockingGuard(
+                    options.blocking_ddl, options.blocking_ddl_min_rows, online=online
+                )
             timing = StatementProgress(options.progress_interval)
             try:
                 report.applied = run_steps(
@@ -157,6 +168,8 @@ def _migrate(
                 # Best effort: after a lost connection this fails, and must not
                 # replace the error that explains the failure.
                 report.slowest = timing.slowest
+                if online is not None:
+                    report.online = [(c.revision, c.table, c.duration_s) for c in online.changed]
                 with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):
                     report.destination = revisions(current_heads(connection))
     log.info(
@@ -170,6 +183,23 @@ def _migrate(
     )
 
 
+def _online_executor(
+    connection_settings: ConnectionSettings, options: RunOptions, resume: OnlineChange | None
+) -> OnlineExecutor | None:
+    if options.blocking_ddl != "online":
+        return None
+    if options.online_tool is None:
+        raise ConfigError("MIGRATE_BLOCKING_DDL=online needs pt-online-schema-change")
+    return OnlineExecutor(
+        options.online_tool,
+        connection_settings.target,
+        options.runner,
+        options.progress_interval,
+        options.ddl_lock_timeout,
+        resume=resume,
+    )
+
+
 def _refuse_blocking_plan(
     project: Project,
     script: ScriptDirectory,
@@ -178,30 +208,45 @@ def _refuse_blocking_plan(
     *,
     destination: str,
     options: RunOptions,
+    online: OnlineExecutor | None = None,
 ) -> None:
     """Exit 11 before anything runs when a pending statement would block writes on a big
-    table, measured on a shadow copy; the guard still checks each statement as it runs."""
-    live = LiveTables.read(driver_connection(connection))
+    table (under online: when the tool cannot run it), measured on a shadow copy, and
+    exit 4 when the tool would lack a privilege; the guard still checks each statement
+    as it runs."""
+    driver = driver_connection(connection)
+    live = LiveTables.read(driver)
     if not any(size.rows >= options.blocking_ddl_min_rows for size in live.sizes.values()):
         return  # no table is big enough to matter: nothing to measure
+    policy = f"MIGRATE_BLOCKING_DDL={options.blocking_ddl}"
     with shadow_database(connection_settings) as shadow:
+        statements = None
         if shadow is None:
             log.warning(
-                "MIGRATE_BLOCKING_DDL=refuse cannot measure the revisions beforehand without"
-                " the shadow database privilege: each statement is still refused before it"
-                " blocks writes, but a revision may then stop partway"
+                f"{policy} cannot measure the revisions beforehand without the shadow database"
+                " privilege: each statement is still held to it before it blocks writes, but a"
+                " revision may then stop partway"
             )
-            return
-        try:
-            statements = measure(project, script, live, destination, shadow=shadow, options=options)
-        except PlanUnavailable as unavailable:
-            log.warning(
-                f"MIGRATE_BLOCKING_DDL=refuse cannot measure the revisions beforehand:"
-                f" {unavailable.message}; each statement is still refused before it blocks"
-                " writes, but a revision may then stop partway"
-            )
-            return
-    refuse_blocking(statements, options.blocking_ddl_min_rows)
+        else:
+            try:
+                statements = measure(
+                    project, script, live, destination, shadow=shadow, options=options
+                )
+            except PlanUnavailable as unavailable:
+                log.warning(
+                    f"{policy} cannot measure the revisions beforehand: {unavailable.message};"
+                    " each statement is still held to it before it blocks writes, but a"
+                    " revision may then stop partway"
+                )
+    if online is None:
+        if statements is not None:
+            refuse_blocking(statements, options.blocking_ddl_min_rows)
+        return
+    with driver.cursor() as cursor:
+        if statements is not None:
+            refuse_online(cursor, online, statements, options.blocking_ddl_min_rows)
+        if statements is None or any(s.executor == EXECUTOR_TOOL for s in statements):
+            online.probe(cursor)  # before any work: exit 4 naming what is missing
 
 
 def _known(
@@ -255,8 +300,9 @@ def refuse_interrupted(
             if connection_lost(error):
                 raise
             left = False  # the server would not say who holds the lock: assume a live runner
-    if left:
+    if left and not (migrating and online_marker.read(driver) is not None):
         raise MigrationFailed(f"{found.describe()}: {found.remedy()}")
+    # An online change left behind is for this run to finish with, under the lock.
     return found
 
 
@@ -549,6 +595,12 @@ def status(
         return current, running, False
 
 
+def online_change_left(connection_settings: ConnectionSettings) -> OnlineChange | None:
+    """The online change recorded in the database: running, or left by a killed run."""
+    with open_connection(connection_settings) as connection:
+        return online_marker.read(driver_connection(connection))
+
+
 def check(
     project: Project, connection_settings: ConnectionSettings, *, use_lock: bool = True
 ) -> None:
@@ -699,7 +751,7 @@ def _write_revision(
 
 
 def _user_tables(connection: sqlalchemy.Connection) -> list[str]:
-    bookkeeping = {"alembic_version", marker.MARKER_TABLE}
+    bookkeeping = marker.BOOKKEEPING_TABLES
     return [
         name for name in sqlalchemy.inspect(connection).get_table_names() if name not in bookkeeping
     ]

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pymysql
 
+from migrator.db.online_marker import ONLINE_TABLE
+
 if TYPE_CHECKING:
     import sqlalchemy
 
@@ -25,9 +27,9 @@ if TYPE_CHECKING:
 MARKER_TABLE = "migrator_run_marker"
 # The schema's fingerprint for MIGRATE_DRIFT (migrator.drift.fingerprint writes it).
 FINGERPRINT_TABLE = "migrator_schema_fingerprint"
-# The runner's own tables (Alembic's, the marker, the fingerprint): never big, never a
-# user's schema.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, FINGERPRINT_TABLE})
+# The runner's own tables (Alembic's, the marker, the online change's, the fingerprint):
+# never big, never a user's schema.
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})
 NO_SUCH_TABLE = 1146
 
 # The runner's own table, outside the application's MetaData (and hidden from

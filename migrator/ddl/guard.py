@@ -10,6 +10,8 @@ clauses the revision wrote are the author's: the server takes the last of
 each, so the guard offers only levels they allow, and a statement they alone
 hold to not blocking writes runs as written. What the guard cannot take
 apart (see :func:`migrator.ddl.statements.parse`) is refused under ``refuse``.
+Under ``online``, what the server would run blocking writes goes to
+pt-online-schema-change instead (:mod:`migrator.ddl.online_change`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pymysql
 from migrator.db.marker import BOOKKEEPING_TABLES
 from migrator.ddl import cheapest, statements
 from migrator.ddl.levels import NOT_BLOCKING
+from migrator.ddl.online_change import EXECUTOR_TOOL, OnlineExecutor
+from migrator.ddl.online_change import WAY_OUT as ONLINE_WAY_OUT
 from migrator.ddl.planned import PlannedStatement, fresh_statistics
 from migrator.ddl.statements import Statement
 from migrator.errors import BlockingDdlRefused
@@ -41,12 +45,17 @@ WAY_OUT = (
 
 @dataclass(frozen=True)
 class BlockingGuard:
-    """The statement hook of an upgrade under MIGRATE_BLOCKING_DDL=warn or refuse."""
+    """The statement hook of an upgrade under MIGRATE_BLOCKING_DDL=warn, refuse or online."""
 
     policy: BlockingDdlPolicy
     min_rows: int
+    online: OnlineExecutor | None = None  # under online: what runs the statements it takes
 
-    def __call__(self, cursor: Any, statement: str, parameters: Any, revision: str) -> bool:
+    def __call__(  # noqa: PLR0911 - one return for each way a statement goes
+        self, cursor: Any, statement: str, parameters: Any, revision: str, executed: int = 0
+    ) -> bool:
+        if self.online is not None and self.online.skips(cursor, statement, revision):
+            return True
         parsed = statements.parse(statement)
         if parsed.kind == "unparsed":
             return self._cannot_take_apart(revision, statement, str(parsed.reason))
@@ -70,6 +79,8 @@ class BlockingGuard:
                 reason = "the server cannot read it with an ALGORITHM/LOCK clause"
                 return self._cannot_take_apart(revision, statement, reason)
             if outcome.level is None:
+                if self.online is not None:
+                    return self.online.run(cursor, statement, parsed, revision, executed)
                 return self._would_block(revision, statement, parsed, rows, outcome.refusals)
             algorithm, lock = outcome.level.algorithm, outcome.level.lock_level
         log.info(
@@ -107,7 +118,7 @@ class BlockingGuard:
         what = f"revision {revision}: cannot take `{_preview(statement)}` apart ({reason})"
         if self.policy == "refuse":
             raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
-        log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL=warn)")
+        log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL={self.policy})")
         return False
 
 
@@ -148,3 +159,21 @@ def _table_rows(cursor: Any, schema: str | None, table: str) -> int:
 
 def _preview(statement: str) -> str:
     return " ".join(statement.split())[:200]
+
+
+def refuse_online(
+    cursor: Any, online: OnlineExecutor, planned: list[PlannedStatement], min_rows: int
+) -> None:
+    """Exit 11 naming the first planned statement that must go through the tool and that
+    the tool cannot run safely, before anything runs."""
+    for statement in planned:
+        if statement.executor != EXECUTOR_TOOL or (statement.table_rows or 0) < min_rows:
+            continue
+        why = online.refusal(cursor, statements.parse(statement.sql))
+        if why is not None:
+            raise BlockingDdlRefused(
+                f"revision {statement.revision}: `{_preview(statement.sql)}` would block writes"
+                f" on {statement.table} (~{statement.table_rows} rows) and cannot run through"
+                f" {EXECUTOR_TOOL}: {why}; nothing was run; MIGRATE_BLOCKING_DDL=online:"
+                f" {ONLINE_WAY_OUT}"
+            )

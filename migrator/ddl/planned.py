@@ -8,6 +8,8 @@ from typing import Any
 
 import pymysql
 
+from migrator.ddl.online_change import EXECUTOR_SERVER
+
 
 @dataclass
 class PlannedStatement:
@@ -22,6 +24,7 @@ class PlannedStatement:
     table_bytes: int | None
     destructive: str | None
     note: str | None = None  # why a verdict is null, or what the server said
+    executor: str = EXECUTOR_SERVER  # or pt-online-schema-change, under MIGRATE_BLOCKING_DDL=online
 
 
 def fresh_statistics(cursor: Any) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 
 from migrator.ddl.levels import Level
-from migrator.ddl.tokens import Reader, Token, split_at, tokenize, unclosed
+from migrator.ddl.tokens import Reader, Token, split_at, tokenize, unclosed, unquoted
 
 # The values each clause takes; the server takes the last clause of each kind written.
 _CLAUSE_VALUES = {
@@ -356,3 +356,10 @@ def _drop_index(reader: Reader) -> Statement:
         algorithm=algorithm,
         lock=lock,
     )
+
+
+def alter_items(clauses: str) -> list[tuple[str, ...]]:
+    """The comma-separated items of an ALTER TABLE's clause list, each as its words
+    (keywords upper case, names without their quotes), as the server reads them."""
+    code = [t for t in tokenize(clauses, True) if t.kind not in {"space", "comment"}]
+    return [tuple(t.word or unquoted(t) for t in item) for item in split_at(code, ",") if item]

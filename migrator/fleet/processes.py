@@ -1,53 +1,45 @@
-"""Many databases under MIGRATE_SHARD_ISOLATION=process: one child runner process per shard.
+"""Many databases under MIGRATE_SHARD_ISOLATION=process: each shard upgraded by a child runner.
 
 For revisions with process-wide side effects (a module-level cache, a
 monkeypatch, a C extension that is not thread-safe): each shard pays for its own
 Python, SQLAlchemy and Alembic, and nothing one shard does can reach another.
-SIGTERM and SIGINT are passed on to the children, which stop at their next
-revision boundary.
+Only the way one shard runs differs from threads: the loop over targets and
+shards, the progress lines, the line per shard, the summary and
+MIGRATE_ON_SHARD_FAILURE are :func:`migrator.fleet.threads.run_fleet`'s. A
+worker thread starts each child and waits for it; SIGTERM and SIGINT are passed
+on to the children, which stop at their next revision boundary.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrator.errors import Interrupted
 from migrator.fleet.threads import (
-    NOT_STARTED,
-    FleetProgress,
     Outcome,
     Shard,
     TargetShards,
-    finish,
     log_shard_finished,
+    run_fleet,
 )
-from migrator.process.logs import get_logger
+from migrator.process import interrupts
 from migrator.settings.config import PROJECT_ROOT
 
-log = get_logger()
-
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.05  # how often a worker looks up from waiting for its child
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _stop_when_orphaned() -> None:
-    """In the child, before exec: SIGTERM when the parent dies.
-
-    A parent killed outright (SIGKILL, the OOM killer) cannot pass a signal on; the
-    kernel does, so each child stops at its next revision boundary instead of going
-    on unwatched, with nobody left to report its outcome.
-    """
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+# A child the signal reached before it could handle one: interrupted all the same.
+KILLED_BY = {-signal.SIGTERM: 128 + signal.SIGTERM, -signal.SIGINT: 128 + signal.SIGINT}
 
 
 def upgrade_fleet_in_processes(
@@ -59,113 +51,91 @@ def upgrade_fleet_in_processes(
     stop_on_failure: bool,
     progress_interval: float,
 ) -> list[Outcome]:
-    """Upgrade every shard in a child `entrypoint.py upgrade`, the targets in order.
+    """Upgrade every shard in a child `python -m migrator upgrade`, in the fleet's loop.
 
     ``environment`` is the children's: the run's own settings, without the pod's
     slice of shards (each child runs exactly the shard it is given).
     """
-    progress = FleetProgress(sum(len(t.shards) for t in targets), progress_interval)
-    # A child logs its steps at DEBUG (--shard-of-fleet): this process logs its outcome.
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "entrypoint.py"),
-        "upgrade",
-        revision,
-        "--shard-of-fleet",
-    ]
-    outcomes: list[Outcome] = []
-    for target in targets:
-        jobs = [
-            (shard, [*command, "--target", target.name, "--shard", str(shard.position)])
-            for shard in target.shards
-        ]
-        if stop_on_failure and any(o.exit_code not in {0, NOT_STARTED} for o in outcomes):
-            outcomes += [Outcome(shard, NOT_STARTED, 0.0) for shard, _ in jobs]
-            continue
-        log.info(
-            "migrating target",
-            extra={"target_name": target.name, "shards": len(jobs), "parallel": parallel},
-        )
-        outcomes += run_children(
-            jobs,
-            parallel,
-            stop_on_failure=stop_on_failure,
-            environment=environment,
-            progress=progress,
-        )
-    finish(outcomes, time.monotonic() - progress.started)
-    return outcomes
-
-
-def run_children(
-    jobs: Sequence[tuple[Shard, list[str]]],
-    parallel: int,
-    *,
-    stop_on_failure: bool,
-    environment: Mapping[str, str],
-    progress: FleetProgress,
-) -> list[Outcome]:
-    """Run the (shard, argv) jobs, at most ``parallel`` at a time; outcomes in order."""
     with tempfile.TemporaryDirectory(prefix="migrator-shards-") as reports:
-        return _run_children(
-            jobs,
-            parallel,
+        return run_fleet(
+            targets,
+            _ShardProcesses(revision, environment, Path(reports)),
+            parallel=parallel,
             stop_on_failure=stop_on_failure,
-            environment=environment,
-            progress=progress,
-            reports=Path(reports),
+            progress_interval=progress_interval,
         )
 
 
-def _run_children(
-    jobs: Sequence[tuple[Shard, list[str]]],
-    parallel: int,
-    *,
-    stop_on_failure: bool,
-    environment: Mapping[str, str],
-    progress: FleetProgress,
-    reports: Path,
-) -> list[Outcome]:
-    pending = list(enumerate(jobs))
-    running: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
-    outcomes: dict[int, Outcome] = {}
-    failed = False
+def _stop_when_orphaned() -> Callable[[], None] | None:
+    """What a child runs before exec: ask for SIGTERM when its parent dies.
+
+    A parent killed outright (SIGKILL, the OOM killer) cannot pass a signal on; the
+    kernel does, so each child stops at its next revision boundary instead of going
+    on unwatched, with nobody left to report its outcome. The kernel means the
+    thread that started the child: the worker, which waits for it to end.
+    """
+    if sys.platform != "linux":
+        return None
     try:
-        while pending or running:
-            while pending and len(running) < parallel and not (failed and stop_on_failure):
-                position, (_, argv) = pending.pop(0)
-                # Each child's termination message tells this process what it applied.
-                report = {"MIGRATE_TERMINATION_LOG": str(reports / f"{position}.json")}
-                process = subprocess.Popen(
-                    argv,
-                    env={**environment, **report},
-                    preexec_fn=_stop_when_orphaned if sys.platform == "linux" else None,  # noqa: PLW1509 - no threads here
-                )
-                running[position] = (process, time.monotonic())
-            if failed and stop_on_failure and not running:
-                break
-            for position, (process, started) in list(running.items()):
-                code = process.poll()
-                if code is None:
-                    continue
-                del running[position]
-                outcome = Outcome(jobs[position][0], code, time.monotonic() - started)
-                outcomes[position] = outcome
-                failed = failed or code != 0
-                log_shard_finished(outcome, _applied(reports / f"{position}.json"))
-                progress.finished(outcome)
-            progress.log_if_due()
-            time.sleep(POLL_INTERVAL)
-    except Interrupted as interrupted:
-        # Pass the signal on, then wait: each child stops at a revision boundary.
-        for process, _ in running.values():
-            process.send_signal(interrupted.signum)
-        for process, _ in running.values():
-            process.wait()
-        raise
-    for position, (shard, _) in pending:
-        outcomes[position] = Outcome(shard, NOT_STARTED, 0.0)
-    return [outcomes[position] for position in sorted(outcomes)]
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def ask_for_sigterm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return ask_for_sigterm
+
+
+@dataclass
+class _ShardProcesses:
+    """Each shard upgraded by a child process, started and awaited by a worker thread."""
+
+    revision: str
+    environment: Mapping[str, str]
+    reports: Path  # where each child writes its termination message
+    _numbers: itertools.count[int] = field(default_factory=itertools.count, init=False)
+    _before_exec: Callable[[], None] | None = field(default_factory=_stop_when_orphaned, init=False)
+
+    def for_target(self, target: TargetShards) -> Callable[[Shard], Outcome]:
+        # -P: the child's path starts where this process's does (PROJECT_ROOT), not
+        # with the working directory, which `python -m` would put first.
+        # --shard-of-fleet: a child logs its steps at DEBUG; this process logs its outcome.
+        command = [sys.executable, "-P", "-m", "migrator", "upgrade", self.revision]
+        command += ["--shard-of-fleet", "--target", target.name]
+        return lambda shard: self.upgrade(shard, [*command, "--shard", str(shard.position)])
+
+    def upgrade(self, shard: Shard, argv: list[str]) -> Outcome:
+        # Each child's termination message tells this process what it applied.
+        report = self.reports / f"{next(self._numbers)}.json"
+        # The child imports this very migrator, whatever its working directory.
+        path = os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), self.environment.get("PYTHONPATH")])
+        )
+        started = time.monotonic()
+        child = subprocess.Popen(
+            argv,
+            env={**self.environment, "MIGRATE_TERMINATION_LOG": str(report), "PYTHONPATH": path},
+            # Between fork and exec only a C function resolved beforehand runs: nothing
+            # that takes a lock another thread may hold.
+            preexec_fn=self._before_exec,  # noqa: PLW1509
+        )
+        code = _wait(child)
+        outcome = Outcome(shard, KILLED_BY.get(code, code), time.monotonic() - started)
+        log_shard_finished(outcome, _applied(report))
+        return outcome
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    """The child's exit status; a signal this process receives meanwhile is passed on,
+    once: the child stops at its next revision boundary, or at once if it waits."""
+    passed_on = False
+    while True:
+        with suppress(subprocess.TimeoutExpired):
+            return child.wait(POLL_INTERVAL)
+        if not passed_on and interrupts.stop_requested():
+            child.send_signal(interrupts.interrupted().signum)
+            passed_on = True
 
 
 def _applied(termination_message: Path) -> int | None:

@@ -1,4 +1,9 @@
-"""Where every shard of a target stands, read side by side on a bounded pool of threads."""
+"""What `status` read of one database, of a target's shards side by side, and what it exits with.
+
+The exit status has one owner, :class:`Verdict`, for one database, a target's
+shards and several targets alike: each level words why, and the rule that turns
+that into the exit status is written once.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,139 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from migrator.db.connection import ConnectionSettings
-from migrator.errors import MigrationFailed, MigratorError, PendingRevisions, ShardsFailed
+from migrator.errors import (
+    ExitStatus,
+    MigrationFailed,
+    MigratorError,
+    PendingRevisions,
+    ShardsFailed,
+)
 from migrator.fleet.threads import worst
 from migrator.process.logs import fields_for_context, get_logger
 from migrator.settings.target import Project
 
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+    from migrator.alembic_support.scripts import Status
+    from migrator.db.marker import RunMarker
+
 log = get_logger()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `status` exits with, in the words of the level that read: what failed (a
+    database that could not be read, a target's own verdict) decides first, by its
+    status; then, with --exit-code only, a revision left partly applied (6); then
+    revisions pending or being applied (10); otherwise 0."""
+
+    failed: MigratorError | None = None
+    partly_applied: str | None = None  # why the exit status is 6
+    behind: str | None = None  # why it is 10
+
+    def settle(self, *, exit_code: bool) -> None:
+        """Raise what `status` exits with; return when that is 0."""
+        if self.failed is not None:
+            raise self.failed
+        if exit_code and self.partly_applied is not None:
+            raise MigrationFailed(self.partly_applied)
+        if exit_code and self.behind is not None:
+            raise PendingRevisions(self.behind)
+
+
+def several_failed(
+    failures: Sequence[tuple[str, MigratorError]], count: int, what: str
+) -> ShardsFailed | None:
+    """One error for the failures of several databases or targets, each named by its
+    label; the worst decides the exit status. None when nothing failed."""
+    if not failures:
+        return None
+    return ShardsFailed(
+        f"{len(failures)} of {count} {what} failed: "
+        + "; ".join(f"{label}: {failure.message}" for label, failure in failures),
+        _worst_of([failure for _, failure in failures]),
+    )
+
+
+def _worst_of(errors: Sequence[MigratorError]) -> ExitStatus:
+    return worst([int(error.exit_status) for error in errors])
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What `status` read of one database: where it is, and the run marker it found."""
+
+    current: Status
+    running: RunMarker | None  # a revision being applied, or one left partly applied
+    interrupted: bool  # ``running`` was left behind by a run that is gone
+
+    @property
+    def partly_applied(self) -> bool:
+        return self.running is not None and self.interrupted
+
+    @property
+    def behind(self) -> bool:
+        """Revisions are pending or being applied."""
+        return bool(self.current.pending) or self.running is not None
+
+    def verdict(self) -> Verdict:
+        """One database's: its run marker's remedy (6), or how far behind it is (10)."""
+        running = self.running
+        in_progress = f", revision {running.revision} in progress" if running is not None else ""
+        return Verdict(
+            partly_applied=(
+                f"{running.describe()}: {running.remedy()}"
+                if running is not None and self.partly_applied
+                else None
+            ),
+            behind=(
+                f"{len(self.current.pending)} revision(s) pending{in_progress}"
+                if self.behind
+                else None
+            ),
+        )
+
+
+def read_status(
+    project: Project,
+    database: ConnectionSettings,
+    *,
+    use_lock: bool,
+    script: ScriptDirectory | None = None,
+) -> DatabaseStatus:
+    """Read one database's status (``script``: the scripts the caller already loaded)."""
+    from migrator.core import runner
+
+    return DatabaseStatus(*runner.status(project, database, use_lock=use_lock, script=script))
 
 
 @dataclass(frozen=True)
 class ShardStatus:
     position: int
     url: str  # password masked
-    revision: str  # "base" for none, "error" when it could not be read
-    note: str
-    pending: bool = False
-    interrupted: bool = False
+    read: DatabaseStatus | None  # None when it could not be read
     error: MigratorError | None = None
+
+    @property
+    def revision(self) -> str:
+        """The revision as the table shows it: "base" for none, "error" when unread."""
+        if self.read is None:
+            return "error"
+        return ", ".join(self.read.current.current) or "base"
+
+    @property
+    def note(self) -> str:
+        if self.read is None:
+            return str(self.error)
+        if self.read.partly_applied:
+            return "interrupted"
+        if self.read.running is not None:
+            return f"applying {self.read.running.revision}"
+        return f"{len(self.read.current.pending)} pending"
 
 
 @dataclass(frozen=True)
@@ -52,30 +171,32 @@ class FleetStatus:
 
     def revision_counts(self) -> list[tuple[str, int]]:
         """How many readable shards are at each revision, the most common first."""
-        counts = Counter(s.revision for s in self.shards if s.error is None)
+        counts = Counter(s.revision for s in self.shards if s.read is not None)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
-    def verdict(self, *, exit_code: bool) -> None:
-        """Raise what `status` exits with: unreadable shards always; with ``exit_code``,
-        a revision left partly applied (6), then pending revisions (10)."""
+    def verdict(self) -> Verdict:
+        """Unreadable shards fail the target; then one left partly applied, then pending."""
         counts = self.revision_counts()
         if len(counts) > 1:
             log.warning("shards disagree", extra={"revisions": [r for r, _ in counts]})
         errors = [s.error for s in self.shards if s.error is not None]
-        if errors:
-            raise ShardsFailed(
-                f"{len(errors)} shard(s) could not be read",
-                worst([int(error.exit_status) for error in errors]),
-            )
-        interrupted = [s.position for s in self.shards if s.interrupted]
-        if exit_code and interrupted:
-            raise MigrationFailed(
+        read = [(s.position, s.read) for s in self.shards if s.read is not None]
+        interrupted = [position for position, status in read if status.partly_applied]
+        behind = sum(status.behind for _, status in read)
+        return Verdict(
+            failed=(
+                ShardsFailed(f"{len(errors)} shard(s) could not be read", _worst_of(errors))
+                if errors
+                else None
+            ),
+            partly_applied=(
                 f"{len(interrupted)} shard(s) have a revision left partly applied"
                 f" (shards {', '.join(map(str, interrupted))}): see `status --shard N`"
-            )
-        pending = sum(s.pending for s in self.shards)
-        if exit_code and pending:
-            raise PendingRevisions(f"{pending} shard(s) have pending revisions")
+                if interrupted
+                else None
+            ),
+            behind=f"{behind} shard(s) have pending revisions" if behind else None,
+        )
 
 
 def read_fleet_status(
@@ -88,7 +209,6 @@ def read_fleet_status(
 ) -> FleetStatus:
     """Read every shard's revision and run marker, ``parallel`` at a time."""
     from migrator.alembic_support.scripts import load_scripts
-    from migrator.core import runner
 
     script = load_scripts(project)
     head = ", ".join(script.get_heads()) or "none"
@@ -99,26 +219,10 @@ def read_fleet_status(
         fields = {"target_name": target, "shard": position, "target": url}
         try:
             with fields_for_context(fields):  # what it logs names the shard
-                current, running, interrupted = runner.status(
-                    project, database, use_lock=use_lock, script=script
-                )
+                status = read_status(project, database, use_lock=use_lock, script=script)
         except MigratorError as error:
-            return ShardStatus(position, url, "error", str(error), error=error)
-        revision = ", ".join(current.current) or "base"
-        if running is not None and interrupted:
-            note = "interrupted"
-        elif running is not None:
-            note = f"applying {running.revision}"
-        else:
-            note = f"{len(current.pending)} pending"
-        return ShardStatus(
-            position,
-            url,
-            revision,
-            note,
-            pending=bool(current.pending) or running is not None,
-            interrupted=running is not None and interrupted,
-        )
+            return ShardStatus(position, url, None, error)
+        return ShardStatus(position, url, status)
 
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="migrator-status") as pool:
         statuses = list(pool.map(read, range(len(shards))))

@@ -8,7 +8,8 @@ becomes the run's. A shard at head costs one login and one read (the fast path).
 Threads suit the work: a shard's time is spent waiting on its server, and
 Alembic's module-level proxies are made per thread (:mod:`migrator.alembic_support.proxies`).
 A revision with process-wide side effects can ask for a process per shard
-instead (:mod:`migrator.fleet.processes`).
+instead (:mod:`migrator.fleet.processes`): another way of running one shard,
+inside the same loop (:func:`run_fleet`), with the same lines and summary.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from migrator.core.upgrade import ProjectScripts, upgrade_database
 from migrator.db.connection import ConnectionSettings
 from migrator.errors import ExitStatus, Interrupted, MigratorError, ShardsFailed
 from migrator.process import interrupts
 from migrator.process.logs import fields_for_context, get_logger, shard_details_at_debug
-from migrator.process.report import RunReport, Slowest
+from migrator.process.report import RunReport
 from migrator.settings.config import RunOptions
 from migrator.settings.target import Project
 
@@ -172,6 +174,15 @@ class FleetProgress:
         )
 
 
+class ShardRunner(Protocol):
+    """A way of running one shard: on a thread of this process, or in a child process."""
+
+    def for_target(self, target: TargetShards) -> Callable[[Shard], Outcome]:
+        """What upgrades one of ``target``'s shards, from a worker thread, and says how
+        it ended (having logged its one line, as :func:`log_shard_finished` words it)."""
+        ...
+
+
 def upgrade_fleet(
     targets: Sequence[TargetShards],
     options: RunOptions,
@@ -181,14 +192,32 @@ def upgrade_fleet(
     parallel: int,
     stop_on_failure: bool,
 ) -> list[Outcome]:
-    """Upgrade every shard of every target, the targets one after another, in order.
+    """Upgrade every shard of every target on threads of this process: :func:`run_fleet`."""
+    return run_fleet(
+        targets,
+        _ShardUpgrades(options, revision, report),
+        parallel=parallel,
+        stop_on_failure=stop_on_failure,
+        progress_interval=options.progress_interval,
+    )
+
+
+def run_fleet(
+    targets: Sequence[TargetShards],
+    runner: ShardRunner,
+    *,
+    parallel: int,
+    stop_on_failure: bool,
+    progress_interval: float,
+) -> list[Outcome]:
+    """Upgrade every shard of every target, the targets one after another, in order,
+    each shard the ``runner``'s way; progress every ``progress_interval`` seconds.
 
     Raises ShardsFailed with the worst shard's status when any shard failed, and
     Interrupted on SIGTERM or SIGINT once the revisions in flight have finished.
     """
-    progress = FleetProgress(sum(len(t.shards) for t in targets), options.progress_interval)
+    progress = FleetProgress(sum(len(t.shards) for t in targets), progress_interval)
     outcomes: list[Outcome] = []
-    upgrades = _ShardUpgrades(options, revision, report, [])
     for target in targets:
         if interrupts.stop_requested() or (
             stop_on_failure and any(o.exit_code not in {0, NOT_STARTED} for o in outcomes)
@@ -199,15 +228,13 @@ def upgrade_fleet(
             "migrating target",
             extra={"target_name": target.name, "shards": len(target.shards), "parallel": parallel},
         )
-        scripts = ProjectScripts(target.project, revision)
-
-        def work(shard: Shard, scripts: ProjectScripts = scripts) -> Outcome:
-            return upgrades.upgrade(shard, scripts)
-
         outcomes += run_shards(
-            target.shards, work, parallel, stop_on_failure=stop_on_failure, progress=progress
+            target.shards,
+            runner.for_target(target),
+            parallel,
+            stop_on_failure=stop_on_failure,
+            progress=progress,
         )
-    report.slowest = max(upgrades.slowest, key=lambda s: s.duration_s, default=None)
     finish(outcomes, time.monotonic() - progress.started)
     return outcomes
 
@@ -269,12 +296,17 @@ def _in_order(shards: Sequence[Shard], results: dict[int, Outcome]) -> list[Outc
 
 @dataclass
 class _ShardUpgrades:
-    """What every shard's upgrade shares, and what the fleet collects from them."""
+    """Each shard upgraded on a thread of this process: what the shards share, and what
+    the fleet collects from them."""
 
     options: RunOptions
     revision: str
-    report: RunReport  # the fleet's: every shard's applied revisions
-    slowest: list[Slowest]
+    report: RunReport  # the fleet's: every shard's applied revisions, the slowest statement
+    _collecting: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def for_target(self, target: TargetShards) -> Callable[[Shard], Outcome]:
+        scripts = ProjectScripts(target.project, self.revision)
+        return lambda shard: self.upgrade(shard, scripts)
 
     def upgrade(self, shard: Shard, scripts: ProjectScripts) -> Outcome:
         started = time.monotonic()
@@ -293,12 +325,21 @@ class _ShardUpgrades:
                 code = _failure(error)
             finally:
                 interrupts.forget_session()
-                self.report.applied.extend(report.applied)
-                if report.slowest is not None:
-                    self.slowest.append(report.slowest)
+                self._collect(report)
         outcome = Outcome(shard, code, time.monotonic() - started)
         log_shard_finished(outcome, len(report.applied))
         return outcome
+
+    def _collect(self, report: RunReport) -> None:
+        """A shard's applied revisions join the fleet's; its slowest statement is the
+        fleet's when it took longer than any seen so far (the first of equals)."""
+        with self._collecting:
+            self.report.applied.extend(report.applied)
+            slowest = self.report.slowest
+            if report.slowest is not None and (
+                slowest is None or report.slowest.duration_s > slowest.duration_s
+            ):
+                self.report.slowest = report.slowest
 
 
 def _failure(error: BaseException) -> int:

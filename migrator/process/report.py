@@ -34,6 +34,8 @@ class RunReport:
     destination: str | None = None
     applied: list[str] = field(default_factory=list)
     slowest: Slowest | None = None  # the slowest statement of the revisions it ran
+    # Tables changed through pt-online-schema-change: revision, table, seconds.
+    online: list[tuple[str, str, float]] = field(default_factory=list)
 
     def summary(
         self, exit_code: int, error: BaseException | None, duration: float
@@ -50,7 +52,16 @@ class RunReport:
             "slowest_statement": self.slowest.statement if self.slowest else None,
             "slowest_revision": self.slowest.revision if self.slowest else None,
             "slowest_s": self.slowest.duration_s if self.slowest else None,
-        }
+        } | (
+            {
+                "changed_online": [
+                    {"revision": revision, "table": table, "duration_s": seconds}
+                    for revision, table, seconds in self.online
+                ]
+            }
+            if self.online
+            else {}
+        )
 
 
 def write_termination_message(

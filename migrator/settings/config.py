@@ -40,7 +40,7 @@ UnknownRevisionPolicy = Literal["fail", "skip"]
 LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
 ShardIsolation = Literal["thread", "process"]
-BlockingDdlPolicy = Literal["allow", "warn", "refuse"]
+BlockingDdlPolicy = Literal["allow", "warn", "refuse", "online"]
 DriftPolicy = Literal["off", "warn", "fail"]
 
 
@@ -56,6 +56,7 @@ class RunOptions:
     blocking_ddl: BlockingDdlPolicy = "warn"
     blocking_ddl_min_rows: int = 100_000
     progress_interval: float = 10
+    online_tool: str | None = None  # pt-online-schema-change's path, under blocking_ddl online
     drift: DriftPolicy = "off"
 
 

@@ -262,11 +262,12 @@ class Settings(DerivedSettings):
     blocking_ddl: BlockingDdlPolicy = setting(
         "MIGRATE_BLOCKING_DDL",
         "warn",
-        Choice("allow", "warn", "refuse"),
+        Choice("allow", "warn", "refuse", "online"),
         "`warn`",
         "What `upgrade` and `downgrade` do with a statement that would block writes on a big "
-        "table: `allow` (run it), `warn` (log it with the table's size, then run it) or "
-        "`refuse` (exit 11 before the revision runs). See"
+        "table: `allow` (run it), `warn` (log it with the table's size, then run it), "
+        "`refuse` (exit 11 before the revision runs) or `online` (run it through "
+        "pt-online-schema-change, which copies the table without blocking writes). See"
         " [Big tables](/docs/big-tables.md#the-guard).",
     )
     drift: DriftPolicy = setting(

@@ -201,6 +201,7 @@ def test_plan_text_is_a_table_a_person_reads(
         "blocks",
         "writes",
         "rows",
+        "executor",
         "statement",
     ]
     assert row.split()[:2] == ["a2", "accounts"]
@@ -430,8 +431,10 @@ def test_plan_json_has_exactly_the_fields_the_readme_names(
         "table_bytes",
         "destructive",
         "note",
+        "executor",
     }
     assert statement["table_bytes"] > 0
+    assert statement["executor"] == "server"  # MIGRATE_BLOCKING_DDL=warn: the server runs all
 
 
 def test_plan_to_a_revision_lists_the_statements_up_to_it_only(
