@@ -25,6 +25,7 @@ class ExitStatus(IntEnum):
     SCRIPT_ERROR = 9
     PENDING_REVISIONS = 10
     BLOCKING_DDL_REFUSED = 11
+    SCHEMA_DRIFT = 12
     INTERRUPTED_SIGINT = 130
     OUTPUT_CLOSED = 141  # like a process killed by SIGPIPE: `history | head -1`
     INTERRUPTED_SIGTERM = 143
@@ -45,6 +46,9 @@ EXIT_STATUS_MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.PENDING_REVISIONS: "status --exit-code: revisions are pending",
     ExitStatus.BLOCKING_DDL_REFUSED: (
         "MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table"
+    ),
+    ExitStatus.SCHEMA_DRIFT: (
+        "drift: a live schema is not what its migrations produce (also MIGRATE_DRIFT=fail)"
     ),
     ExitStatus.INTERRUPTED_SIGINT: "interrupted by SIGINT",
     ExitStatus.OUTPUT_CLOSED: "standard output was closed early (e.g. piped into head)",
@@ -129,6 +133,12 @@ class BlockingDdlRefused(MigratorError):
     """A statement would block writes on a big table under MIGRATE_BLOCKING_DDL=refuse."""
 
     exit_status = ExitStatus.BLOCKING_DDL_REFUSED
+
+
+class SchemaDrift(MigratorError):
+    """The live schema is not what the migrations produce at its recorded revision."""
+
+    exit_status = ExitStatus.SCHEMA_DRIFT
 
 
 class ShardsFailed(MigratorError):

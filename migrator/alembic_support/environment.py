@@ -19,7 +19,7 @@ from alembic.util import CommandError, DispatchPriority, PriorityDispatchResult
 
 from migrator.alembic_support import compat
 from migrator.autogenerate import indexes
-from migrator.db.marker import MARKER_TABLE
+from migrator.db.marker import FINGERPRINT_TABLE, MARKER_TABLE
 from migrator.db.online_marker import ONLINE_TABLE
 from migrator.process.logs import restore_logging
 
@@ -380,4 +380,4 @@ if not compat.plugin_registered(MYSQL_PLUGIN):
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Leave the runner's own bookkeeping tables out of autogenerate and check."""
-    return not (type_ == "table" and name in {MARKER_TABLE, ONLINE_TABLE})
+    return not (type_ == "table" and name in {MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})

@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    drift = add_command(
+        "drift",
+        help="exit 12 if a live schema is not what its migrations produce at its recorded"
+        " revision (reads the databases; replays the migrations on a shadow database)",
+    )
+    drift.add_argument("--format", choices=("text", "json"), default="text", help="default text")
     sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"

@@ -204,6 +204,7 @@ COMMANDS: dict[str, Callable[[commands.Context, SimpleNamespace], None]] = {
     "resolve": lambda context, args: commands.resolve(context, args.revision, applied=args.applied),
     "sql": lambda context, args: commands.sql(context, args.range),
     "plan": lambda context, args: commands.plan(context, args.revision, output_format=args.format),
+    "drift": lambda context, args: commands.drift(context, output_format=args.format),
 }
 
 

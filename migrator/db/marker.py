@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
 
 MARKER_TABLE = "migrator_run_marker"
-# The runner's own tables (Alembic's and the marker): written within each revision,
+# The schema's fingerprint for MIGRATE_DRIFT (migrator.drift.fingerprint writes it).
+FINGERPRINT_TABLE = "migrator_schema_fingerprint"
+# The runner's own tables (Alembic's, the marker, the online change's, the fingerprint):
 # never big, never a user's schema.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE})
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})
 
 # The runner's own table, outside the application's MetaData (and hidden from
 # autogenerate and check by migrator.alembic_support.environment). One row at most.

@@ -56,6 +56,7 @@ SEVERITY = (
     ExitStatus.LOCK_TIMEOUT,
     ExitStatus.DATABASE_UNREACHABLE,
     ExitStatus.DRIFT_DETECTED,
+    ExitStatus.SCHEMA_DRIFT,
     ExitStatus.PENDING_REVISIONS,
     ExitStatus.INTERRUPTED_SIGTERM,
     ExitStatus.INTERRUPTED_SIGINT,

@@ -43,6 +43,7 @@ LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
 ShardIsolation = Literal["thread", "process"]
 BlockingDdlPolicy = Literal["allow", "warn", "refuse", "online"]
+DriftPolicy = Literal["off", "warn", "fail"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class RunOptions:
     blocking_ddl_min_rows: int
     progress_interval: float
     online_tool: str | None = None  # pt-online-schema-change's path, under blocking_ddl online
+    drift: DriftPolicy = "off"
 
 
 # The values derived from the settings: methods of migrator.settings.declarations.Settings.

@@ -23,6 +23,7 @@ from migrator.settings.config import (
     MAX_TIMEOUT,
     PROJECT_ROOT,
     BlockingDdlPolicy,
+    DriftPolicy,
     LockMode,
     LogFormat,
     ShardFailurePolicy,
@@ -270,6 +271,15 @@ class Settings:
         "`refuse` (exit 11 before the revision runs) or `online` (run it through "
         "pt-online-schema-change, which copies the table without blocking writes). See"
         " [Big tables](/docs/big-tables.md#the-guard).",
+    )
+    drift: DriftPolicy = setting(
+        "MIGRATE_DRIFT",
+        "off",
+        Choice(DriftPolicy),
+        "`off`",
+        "At pod start, compare the live schema's fingerprint with the one stored when the "
+        "runner last migrated the database: `off`, `warn` (one warning line) or `fail` "
+        "(exit 12 before any revision runs). See [Drift](/docs/drift.md#at-pod-start).",
     )
     blocking_ddl_min_rows: int = setting(
         "MIGRATE_BLOCKING_DDL_MIN_ROWS",
