@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.conftest import run_entrypoint, runner_env
-from tests.e2e.conftest import (
+from tests.support.docker import (
     MEASUREMENTS,
     Compose,
     build_image,
     copy_build_context,
     database_image_id,
 )
+from tests.support.runner import run_entrypoint, runner_env
 
 BROKEN_REVISION = '''"""a revision that fails"""
 from alembic import op

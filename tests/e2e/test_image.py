@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from migrator import __version__
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, free_port, run_in_project
-from tests.e2e.conftest import MEASUREMENTS, build_image, docker, inspect, run_image
+from tests.support.docker import MEASUREMENTS, build_image, docker, inspect, run_image
+from tests.support.network import free_port
+from tests.support.project import PROJECT_ROOT, run_in_project
+from tests.support.servers import ScratchDatabase
 
 NON_ROOT = "23456"  # stands for a developer's UID on the host
 

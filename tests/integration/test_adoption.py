@@ -8,9 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from migrator.db.marker import MARKER_TABLE
-from tests.conftest import ScratchDatabase, applied_revisions
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir
+from tests.support.runner import applied_revisions
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase
 
 FOREIGN = "a1b2c3d4e5f6"
 

@@ -26,10 +26,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import Result, ScratchDatabase, run_entrypoint, url_of
-from tests.integration.conftest import SCHEMA_TEMPLATE, Migrate, MigrationsDir, SchemaModule
 from tests.support.forked_runner import Zygote
+from tests.support.migrations import Migrate, MigrationsDir
 from tests.support.reflected_schema import column_default_and_comment, reflect
+from tests.support.runner import Result, run_entrypoint
+from tests.support.schema_module import SCHEMA_TEMPLATE, SchemaModule
+from tests.support.servers import ScratchDatabase, url_of
 
 ACCOUNTS = """
 accounts = sa.Table(

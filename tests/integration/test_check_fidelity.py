@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ScratchDatabase, Server
-from tests.integration.conftest import SCHEMA_TEMPLATE, Migrate, MigrationsDir, SchemaModule
+from tests.support.migrations import Migrate, MigrationsDir
+from tests.support.schema_module import SCHEMA_TEMPLATE, SchemaModule
+from tests.support.servers import ScratchDatabase, Server
 
 TABLE = """
 t = sa.Table(

@@ -7,8 +7,11 @@ import signal
 import time
 from pathlib import Path
 
-from tests.conftest import RunEntrypoint, ScratchDatabase, finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.polling import wait_until
+from tests.support.runner import RunEntrypoint, finish, start_entrypoint
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Users
 
 ACCOUNTS = """
 accounts = sa.Table(
@@ -144,6 +147,17 @@ def shadow_databases(database: ScratchDatabase) -> list[str]:
     return [row[0] for row in rows]
 
 
+def shadow_tables(database: ScratchDatabase) -> set[str]:
+    """The tables of ``database``'s shadow databases."""
+    return {
+        row[0]
+        for shadow in shadow_databases(database)
+        for row in database.server.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", shadow
+        )
+    }
+
+
 def test_autogenerate_uses_a_shadow_database_whatever_the_live_state(
     migrate: Migrate, migrations: MigrationsDir, schema: SchemaModule, database: ScratchDatabase
 ) -> None:
@@ -233,10 +247,10 @@ def test_the_shadow_database_is_dropped_when_interrupted(
     env = migrate.env(**schema.write(ACCOUNTS))
     started = time.monotonic()
     process = start_entrypoint(["autogenerate", "-m", "x"], env, migrate.workdir)
-    while not shadow_databases(database):
-        assert time.monotonic() - started < 30
-        time.sleep(0.1)
-    time.sleep(0.5)
+    wait_until(
+        lambda: "a" in shadow_tables(database),
+        message="the slow revision never ran on the shadow database",
+    )
 
     process.send_signal(signal.SIGINT)
     result = finish(process, started)

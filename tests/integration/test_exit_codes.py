@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunEntrypoint, ScratchDatabase, free_port
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, Users, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import free_port
+from tests.support.runner import RunEntrypoint
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Users
 
 
 def test_0_success(migrate: Migrate, migrations: MigrationsDir) -> None:

@@ -12,9 +12,11 @@ from migrator.alembic_support.scripts import alembic_config
 from migrator.core.fastpath import at_head_or_take_lock, current_state, static_history
 from migrator.db.connection import ConnectionSettings, wait_for_database
 from migrator.settings.target import Project
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint, wait_for_line
-from tests.integration.conftest import Migrate, MigrationsDir
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir
+from tests.support.project import PROJECT_ROOT
+from tests.support.runner import finish, start_entrypoint, wait_for_line
+from tests.support.servers import ScratchDatabase
 
 
 def static_head(path: Path) -> str | None:

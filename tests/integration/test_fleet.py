@@ -13,19 +13,10 @@ from pathlib import Path
 import pytest
 
 from migrator.db.marker import MARKER_TABLE
-from tests.conftest import (
-    ScratchDatabase,
-    finish,
-    kill_hard,
-    start_entrypoint,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    game_migrations,
-    shard_template,
-    sql,
-)
+from tests.support.migrations import Migrate, MigrationsDir, game_migrations, shard_template, sql
+from tests.support.polling import wait_until
+from tests.support.runner import finish, kill_hard, start_entrypoint
+from tests.support.servers import ScratchDatabase
 
 SHARDS = 8
 # A fleet logs each shard's steps ("applying revision") at debug level; these tests watch them.
@@ -130,7 +121,10 @@ def test_a_killed_fleet_leaves_a_marker_on_each_shard_in_flight_and_no_other(
     env = migrate.env(**env_for(shards, game, MIGRATE_PARALLEL="2", **STEPS))
     process = start_entrypoint(["upgrade"], env, migrate.workdir)
     read_until(process, lambda text: text.count('"applying revision"') == 2)
-    time.sleep(0.5)  # both have created t1, committing their markers
+    wait_until(  # both have created t1, committing their markers
+        lambda: sum(markers(shard) == ["g0001"] for shard in shards) == 2,
+        message="the two revisions in flight never committed their markers",
+    )
     kill_hard(process)
 
     assert [markers(shard) for shard in shards] == [["g0001"], ["g0001"]] + [[]] * 6

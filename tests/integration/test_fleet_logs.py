@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, game_migrations, shard_template
+from tests.support.migrations import Migrate, MigrationsDir, game_migrations, shard_template
+from tests.support.servers import ScratchDatabase
 
 SHARDS = 20
 

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ScratchDatabase, Server, scratch_databases
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    game_migrations,
-    shard_template,
-)
+from tests.support.migrations import Migrate, MigrationsDir, game_migrations, shard_template
+from tests.support.servers import ScratchDatabase, Server, scratch_databases
 
 SHARDS = 6
 

@@ -14,9 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ScratchDatabase, Server, revoke_shadow_databases, scratch_databases
-from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import (
+    ScratchDatabase,
+    Server,
+    revoke_shadow_databases,
+    scratch_databases,
+)
 
 OWNERS = "CREATE TABLE owners (id INT PRIMARY KEY)"
 # The cascading foreign key keeps MariaDB 11.4+ from copying the table online, so a type

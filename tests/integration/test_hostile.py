@@ -14,23 +14,13 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.conftest import (
-    ENTRYPOINT,
-    Result,
-    ScratchDatabase,
-    Server,
-    finish,
-    start_entrypoint,
-    wait_for_line,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    SchemaModule,
-    Users,
-    sql,
-    wait_for_table,
-)
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.polling import wait_until
+from tests.support.project import ENTRYPOINT
+from tests.support.runner import Result, finish, start_entrypoint, wait_for_line
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Server, Users
+from tests.support.tables import wait_for_table
 
 # --- A partly applied revision never passes as "at head" ---------------------------------
 
@@ -300,6 +290,20 @@ def test_data_changes_committed_by_a_later_ddl_are_partly_applied(
 # --- Edges of the process -----------------------------------------------------------------
 
 
+def waits_for_a_reader(pid: int) -> bool:
+    """Whether the process is blocked opening a FIFO for writing until a reader opens it
+    (`wait_for_partner` is where Linux holds it)."""
+    return Path(f"/proc/{pid}/wchan").read_text() == "wait_for_partner"
+
+
+def signal_pending(pid: int) -> bool:
+    """Whether a signal sent to the process has not been delivered to it yet."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return any(int(status[field], 16) for field in ("SigPnd", "ShdPnd"))
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("at_head", [False, True], ids=["after upgrade", "after no-op"])
 def test_a_signal_after_the_outcome_does_not_change_it(
@@ -317,9 +321,15 @@ def test_a_signal_after_the_outcome_does_not_change_it(
         ["upgrade"], migrate.env(MIGRATE_TERMINATION_LOG=str(fifo)), migrate.workdir
     )
     wait_for_line(process, "nothing to do" if at_head else "upgrade complete")
-    time.sleep(0.5)
+    wait_until(
+        lambda: waits_for_a_reader(process.pid),
+        message="the runner never came to write its termination message",
+    )
     process.send_signal(signum)
-    time.sleep(0.5)
+    wait_until(  # the handler ran; the runner waits for a reader again
+        lambda: not signal_pending(process.pid) and waits_for_a_reader(process.pid),
+        message="the runner never handled the signal",
+    )
     summary = fifo.read_text()
     result = finish(process, started)
 

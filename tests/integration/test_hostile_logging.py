@@ -10,7 +10,8 @@ and what user code prints or logs while it is being imported, before control ret
 
 from __future__ import annotations
 
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.schema_module import SchemaModule
 
 # An application's settings module: every way seen of taking logging over.
 SABOTAGE = """

@@ -14,7 +14,10 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, kustomize, run_entrypoint, runner_env
+from tests.support.kubernetes import kustomize
+from tests.support.project import PROJECT_ROOT
+from tests.support.runner import run_entrypoint, runner_env
+from tests.support.servers import ScratchDatabase
 
 SHARDS = 6
 

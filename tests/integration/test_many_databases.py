@@ -9,22 +9,11 @@ from pathlib import Path
 import pytest
 
 from migrator.db.marker import MARKER_TABLE
-from tests.conftest import (
-    ScratchDatabase,
-    Server,
-    applied_revisions,
-    finish,
-    free_port,
-    scratch_databases,
-    start_entrypoint,
-)
-from tests.integration.conftest import (
-    Migrate,
-    MigrationsDir,
-    SchemaModule,
-    game_migrations,
-    shard_template,
-)
+from tests.support.migrations import Migrate, MigrationsDir, game_migrations, shard_template
+from tests.support.network import free_port
+from tests.support.runner import applied_revisions, finish, start_entrypoint
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Server, scratch_databases
 
 SHARDS = 16
 # A fleet logs each revision applied at debug level; the tests that count them need it.

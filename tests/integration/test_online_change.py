@@ -18,16 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    Result,
-    ScratchDatabase,
-    applied_revisions,
-    finish,
-    start_entrypoint,
-    wait_for_line,
-)
-from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
 from tests.support.online import (
     allow_triggers,
     children_of,
@@ -37,6 +29,9 @@ from tests.support.online import (
     wait_until,
     writer,
 )
+from tests.support.runner import Result, applied_revisions, finish, start_entrypoint, wait_for_line
+from tests.support.servers import ScratchDatabase
+from tests.support.tables import fill
 
 BIG = (
     "CREATE TABLE big (id INT PRIMARY KEY AUTO_INCREMENT, a INT NOT NULL,"

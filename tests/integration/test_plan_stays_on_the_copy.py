@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ScratchDatabase, Server
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule, sql
 from tests.integration.test_plan import ACCOUNTS, BIG, OWNERS, RETYPE, columns
 from tests.support.databases import another_database, oddly_named_database
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase, Server
 
 ADDED_COLUMN = "ADD COLUMN level INT NULL"
 

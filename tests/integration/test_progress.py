@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase
+from tests.support.tables import fill
 
 ROWS = 2**21  # a rebuild of several seconds on these machines
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import ScratchDatabase, unavailable
-from tests.integration.conftest import Migrate, MigrationsDir, SchemaModule
+from tests.support.migrations import Migrate, MigrationsDir
+from tests.support.schema_module import SchemaModule
+from tests.support.servers import ScratchDatabase
+from tests.support.unavailable import unavailable
 
 
 @dataclass(frozen=True)

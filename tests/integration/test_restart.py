@@ -14,8 +14,11 @@ import time
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, ScratchDatabase, finish, start_entrypoint
-from tests.integration.conftest import Migrate, MigrationsDir, sql, wait_for_table
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.project import PROJECT_ROOT
+from tests.support.runner import finish, start_entrypoint
+from tests.support.servers import ScratchDatabase
+from tests.support.tables import wait_for_table
 
 pytestmark = pytest.mark.restarts_server
 

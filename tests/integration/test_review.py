@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import Migrate, SchemaModule
+from tests.support.migrations import Migrate
+from tests.support.schema_module import SchemaModule
 
 TABLE = """
 notes = sa.Table(

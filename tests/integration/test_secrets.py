@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import ScratchDatabase, free_port
-from tests.integration.conftest import Migrate, MigrationsDir, Users, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import free_port
+from tests.support.servers import ScratchDatabase, Users
 
 # Every character that breaks naive URL handling, plus a distinctive marker to search for.
 PASSWORD = "Zq7@:/%#?&+ =leak-canary"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from tests.conftest import ScratchDatabase, Server
-from tests.integration.conftest import Migrate, MigrationsDir, Users, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase, Server, Users
 
 
 @pytest.mark.mysql_only(reason="caching_sha2_password is MySQL's default authentication")

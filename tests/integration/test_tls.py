@@ -12,14 +12,9 @@ import pytest
 
 from migrator.db.connection import ConnectionSettings, wait_for_database
 from migrator.settings.target import parse_database_url
-from tests.conftest import (
-    ScratchDatabase,
-    Server,
-    run_entrypoint,
-    runner_env,
-    scratch_databases,
-)
-from tests.integration.conftest import TlsServer
+from tests.support.owned_servers import TlsServer
+from tests.support.runner import run_entrypoint, runner_env
+from tests.support.servers import ScratchDatabase, Server, scratch_databases
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase
 
 
 def test_bundled_migrations_create_status_table_then_second_run_is_a_noop(

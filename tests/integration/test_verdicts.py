@@ -17,9 +17,9 @@ import pymysql
 import pytest
 
 from migrator.ddl import cheapest, levels, statements
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase
 
 PARENT = "CREATE TABLE p (id INT PRIMARY KEY)"
 TABLE = (

@@ -8,8 +8,11 @@ import time
 
 import pytest
 
-from tests.conftest import ScratchDatabase, finish, free_port, start_entrypoint, wait_for_line
-from tests.integration.conftest import Migrate, MigrationsDir, TcpProxy, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.network import TcpProxy, free_port
+from tests.support.polling import wait_until
+from tests.support.runner import finish, start_entrypoint, wait_for_line
+from tests.support.servers import ScratchDatabase
 
 
 def test_server_not_up_yet_then_success_once_it_is(
@@ -76,7 +79,9 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
         wait_for_line(process, "taking the migration lock")
-        time.sleep(1)  # into GET_LOCK's wait
+        wait_until(
+            lambda: lock_waiters(database) == 1, message="the runner never waited in GET_LOCK"
+        )
         process.send_signal(signal.SIGTERM)
         result = finish(process, started, timeout=30)
 
@@ -84,15 +89,16 @@ def test_sigterm_while_waiting_for_the_lock_exits_143(
     assert database.version() == set()
 
 
+def lock_waiters(database: ScratchDatabase) -> int:
+    """How many sessions wait in GET_LOCK on ``database``."""
+    return len(database.sessions_running("SELECT GET_LOCK("))
+
+
 def kill_lock_waiters(database: ScratchDatabase) -> int:
     """KILL the sessions waiting in GET_LOCK on ``database``, as a failover would drop them."""
-    waiting = database.server.execute(
-        "SELECT ID FROM information_schema.PROCESSLIST"
-        " WHERE DB = %s AND INFO LIKE 'SELECT GET_LOCK(%%'",
-        database.name,
-    )
-    for (session,) in waiting:
-        database.server.execute(f"KILL {int(session)}")
+    waiting = database.sessions_running("SELECT GET_LOCK(")
+    for session in waiting:
+        database.server.execute(f"KILL {session}")
     return len(waiting)
 
 
@@ -104,7 +110,9 @@ def test_a_session_lost_while_waiting_for_the_lock_logs_in_again_and_migrates(
         started = time.monotonic()
         process = start_entrypoint(["upgrade"], migrate.env(), migrate.workdir)
         wait_for_line(process, "taking the migration lock")
-        time.sleep(1)  # into GET_LOCK's wait
+        wait_until(
+            lambda: lock_waiters(database) == 1, message="the runner never waited in GET_LOCK"
+        )
         assert kill_lock_waiters(database) == 1
     result = finish(process, started, timeout=60)
 
@@ -122,7 +130,9 @@ def test_a_session_lost_while_the_full_path_waits_for_the_lock_is_exit_3(
         # An explicit revision takes the full path, which waits for the lock itself.
         process = start_entrypoint(["upgrade", "r0002"], migrate.env(), migrate.workdir)
         wait_for_line(process, "starting upgrade")
-        time.sleep(1)
+        wait_until(
+            lambda: lock_waiters(database) == 1, message="the runner never waited in GET_LOCK"
+        )
         assert kill_lock_waiters(database) == 1
         result = finish(process, started, timeout=60)
 

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 import pymysql
 import pytest
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, fill, sql
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.polling import wait_until
+from tests.support.servers import ScratchDatabase
+from tests.support.tables import fill
 
 ROWS = 2**19
 # A cascading foreign key keeps MariaDB 11.4+ from copying the table online, so the
@@ -40,7 +42,7 @@ def big_table(migrate: Migrate, migrations: MigrationsDir, database: ScratchData
 def writer(database: ScratchDatabase) -> Iterator[list[float]]:
     """Insert into `big` in a loop; yields the list that receives the longest stall."""
     longest: list[float] = []
-    stop = threading.Event()
+    stop, writing = threading.Event(), threading.Event()
 
     def write() -> None:
         connection = database.server.connect(database.name)
@@ -49,9 +51,10 @@ def writer(database: ScratchDatabase) -> Iterator[list[float]]:
             with connection.cursor() as cursor:
                 while not stop.is_set():
                     cursor.execute("INSERT INTO big (a, b) VALUES (0, 'w')")
+                    writing.set()
                     now = time.monotonic()
                     worst, last = max(worst, now - last), now
-                    time.sleep(0.01)
+                    time.sleep(0.01)  # the writer's pace: a steady writer, not a flood
         except pymysql.err.MySQLError:
             worst = float("inf")
         finally:
@@ -60,7 +63,9 @@ def writer(database: ScratchDatabase) -> Iterator[list[float]]:
 
     thread = threading.Thread(target=write, daemon=True)
     thread.start()
-    time.sleep(0.5)  # writing before the revision starts
+    wait_until(  # writing before the revision starts
+        lambda: writing.is_set() or not thread.is_alive(), message="the writer never wrote"
+    )
     try:
         yield longest
     finally:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.conftest import ScratchDatabase, Server, grants_for
+from tests.support.servers import ScratchDatabase, Server, grants_for
 
 
 def quoted(name: str) -> str:

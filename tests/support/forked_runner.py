@@ -21,13 +21,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.support.project import ENTRYPOINT, PROJECT_ROOT
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from tests.conftest import Result
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-ENTRYPOINT = PROJECT_ROOT / "entrypoint.py"
+    from tests.support.runner import Result
 
 # Everything a command may import, so that none of it is paid per command. The
 # zygote only imports: it opens no connection and starts no thread, which a fork
@@ -135,7 +134,7 @@ class Zygote:
         self, args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 180
     ) -> Result:
         """Run `entrypoint.py ARGS` in a forked child; its output and exit status."""
-        from tests.conftest import Result
+        from tests.support.runner import Result  # here: the zygote imports this module, not pytest
 
         self.count += 1
         stdout, stderr = (self.scratch / f"run{self.count}.{name}" for name in ("out", "err"))

@@ -7,7 +7,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.conftest import ScratchDatabase
+    from tests.support.servers import ScratchDatabase
 
 
 def live_checksum(database: ScratchDatabase) -> str:

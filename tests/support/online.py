@@ -15,7 +15,8 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.conftest import ScratchDatabase, unavailable
+from tests.support.servers import ScratchDatabase
+from tests.support.unavailable import unavailable
 
 TOOL = "pt-online-schema-change"
 DEADLOCK = 1213

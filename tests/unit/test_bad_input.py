@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunEntrypoint
+from tests.support.refused import NO_WAIT, PARTS, URL, assert_one_clear_line
+from tests.support.runner import RunEntrypoint
 
-REFUSED = "127.0.0.1:1"
-URL = f"mysql://app:pw@{REFUSED}/app"
-PARTS = {"MYSQL_HOST": "127.0.0.1", "MYSQL_PORT": "1", "MYSQL_DATABASE": "app"}
-NO_WAIT = {"MIGRATE_WAIT_TIMEOUT": "0"}
 HUGE = "x" * 100_000
 TIMEOUTS = [
     "MIGRATE_WAIT_TIMEOUT",
@@ -89,16 +86,6 @@ CASES: dict[str, tuple[dict[str, str], str]] = {
         for name in TIMEOUTS
     },
 }
-
-
-def assert_one_clear_line(result_stderr: str, expected: str) -> dict[str, object]:
-    lines = result_stderr.strip().splitlines()
-    assert len(lines) == 1, result_stderr[:2000]
-    entry: dict[str, object] = json.loads(lines[0])
-    assert entry["level"] == "error"
-    assert expected in str(entry["message"]), entry["message"]
-    assert len(lines[0]) < 1000  # a 100 KB value is not echoed
-    return entry
 
 
 @pytest.mark.parametrize(("settings", "expected"), CASES.values(), ids=list(CASES))

@@ -16,7 +16,8 @@ import pytest
 from migrator import __version__
 from migrator.cli import arguments, main
 from migrator.errors import ExitStatus
-from tests.conftest import ENTRYPOINT, PROJECT_ROOT, RunEntrypoint, runner_env
+from tests.support.project import ENTRYPOINT, PROJECT_ROOT
+from tests.support.runner import RunEntrypoint, runner_env
 
 
 def test_no_command_means_upgrade_head() -> None:

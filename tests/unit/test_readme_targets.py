@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from migrator.settings.config import PROJECT_ROOT
-from tests.conftest import RunEntrypoint
-from tests.unit.test_bad_input import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
+from tests.support.refused import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
+from tests.support.runner import RunEntrypoint
 
 LOG_URL = f"mysql://app@{REFUSED}/log"
 TWO_SHARDS = f"mysql://app@{REFUSED}/game_0 mysql://app@{REFUSED}/game_1"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from migrator.settings.variable_names import review
-from tests.conftest import RunEntrypoint
-from tests.unit.test_bad_input import NO_WAIT, URL, assert_one_clear_line
+from tests.support.refused import NO_WAIT, URL, assert_one_clear_line
+from tests.support.runner import RunEntrypoint
 
 DATABASE = {**NO_WAIT, "DATABASE_URL": URL}
 

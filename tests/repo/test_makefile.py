@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, run_in_project, runner_env
+from tests.support.project import PROJECT_ROOT, run_in_project
+from tests.support.runner import runner_env
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 

@@ -30,7 +30,8 @@ from migrator import __version__
 from migrator.errors import ExitStatus
 from migrator.settings.declarations import declarations
 from migrator.settings.targets import declared_names
-from tests.conftest import PROJECT_ROOT, kustomize
+from tests.support.kubernetes import kustomize
+from tests.support.project import PROJECT_ROOT
 
 MANIFEST_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
 DEPLOYMENT = MANIFEST_DIR / "init-container" / "deployment.yaml"

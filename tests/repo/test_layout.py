@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
 from tests.support.docs import section, table_rows
+from tests.support.project import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "migrator"
 MODULES = sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__main__.py")

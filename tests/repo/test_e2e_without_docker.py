@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import run_in_project
+from tests.support.project import run_in_project
 
 
 def run_e2e(**settings: str) -> subprocess.CompletedProcess[str]:

@@ -11,8 +11,8 @@ import tomllib
 import pytest
 
 from migrator import __version__
-from tests.conftest import ENTRYPOINT, PROJECT_ROOT
 from tests.support.docs import document
+from tests.support.project import ENTRYPOINT, PROJECT_ROOT
 
 
 def test_the_version_is_a_semantic_version() -> None:
