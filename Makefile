@@ -142,9 +142,10 @@ test-servers: install servers ## Run the integration suite against MySQL 9.7 and
 		$(BIN)/python -m pytest -m restarts_server tests/integration || exit 1; \
 	done
 
-bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor (BENCH_ARGS, FLEET_ARGS="--shards 200")
+bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor; drift (BENCH_ARGS, FLEET_ARGS="--shards 200", DRIFT_ARGS="--shards 1000")
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/run.py --markdown bench/results.md $(BENCH_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/fleet.py --markdown bench/results.md $(FLEET_ARGS)
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/drift.py --markdown bench/results.md $(DRIFT_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/online.py --markdown bench/results.md
 
 lint: install ## ruff (lint and format check), mypy --strict, import-linter's layers, hadolint

@@ -25,9 +25,35 @@ class ExitStatus(IntEnum):
     SCRIPT_ERROR = 9
     PENDING_REVISIONS = 10
     BLOCKING_DDL_REFUSED = 11
+    SCHEMA_DRIFT = 12
     INTERRUPTED_SIGINT = 130
     OUTPUT_CLOSED = 141  # like a process killed by SIGPIPE: `history | head -1`
     INTERRUPTED_SIGTERM = 143
+
+
+# What each status means, as `--help` lists them (migrator.cli.arguments).
+EXIT_STATUS_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.SUCCESS: "success, including nothing to do",
+    ExitStatus.INTERNAL_ERROR: "unexpected internal error",
+    ExitStatus.CONFIG_ERROR: "configuration or usage error",
+    ExitStatus.DATABASE_UNREACHABLE: "database not reachable before MIGRATE_WAIT_TIMEOUT",
+    ExitStatus.ACCESS_DENIED: "login refused, missing privilege or unknown database",
+    ExitStatus.LOCK_TIMEOUT: "migration lock not acquired within MIGRATE_LOCK_TIMEOUT",
+    ExitStatus.MIGRATION_FAILED: "a migration failed (MySQL DDL may be partly applied)",
+    ExitStatus.DRIFT_DETECTED: "check found differences between the database and the schema module",
+    ExitStatus.UNKNOWN_REVISION: "the database is at a revision these migrations do not contain",
+    ExitStatus.SCRIPT_ERROR: "the migration scripts or the schema module are invalid",
+    ExitStatus.PENDING_REVISIONS: "status --exit-code: revisions are pending",
+    ExitStatus.BLOCKING_DDL_REFUSED: (
+        "MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table"
+    ),
+    ExitStatus.SCHEMA_DRIFT: (
+        "drift: a live schema is not what its migrations produce (also MIGRATE_DRIFT=fail)"
+    ),
+    ExitStatus.INTERRUPTED_SIGINT: "interrupted by SIGINT",
+    ExitStatus.OUTPUT_CLOSED: "standard output was closed early (e.g. piped into head)",
+    ExitStatus.INTERRUPTED_SIGTERM: "interrupted by SIGTERM",
+}
 
 
 class MigratorError(Exception):
@@ -107,6 +133,12 @@ class BlockingDdlRefused(MigratorError):
     """A statement would block writes on a big table under MIGRATE_BLOCKING_DDL=refuse."""
 
     exit_status = ExitStatus.BLOCKING_DDL_REFUSED
+
+
+class SchemaDrift(MigratorError):
+    """The live schema is not what the migrations produce at its recorded revision."""
+
+    exit_status = ExitStatus.SCHEMA_DRIFT
 
 
 class ShardsFailed(MigratorError):

@@ -12,16 +12,14 @@ from typing import Any
 
 import sqlalchemy
 from alembic.autogenerate import render
-from alembic.autogenerate.compare import server_defaults
 from alembic.config import Config
 from alembic.operations import ops
-from alembic.runtime.plugins import Plugin, _all_plugins
-from alembic.util import CommandError
-from alembic.util.langhelpers import DispatchPriority, PriorityDispatchResult
-from sqlalchemy.sql import sqltypes
+from alembic.runtime.plugins import Plugin
+from alembic.util import CommandError, DispatchPriority, PriorityDispatchResult
 
+from migrator.alembic_support import compat
 from migrator.autogenerate import indexes
-from migrator.db.marker import MARKER_TABLE
+from migrator.db.marker import FINGERPRINT_TABLE, MARKER_TABLE
 from migrator.db.online_marker import ONLINE_TABLE
 from migrator.process.logs import restore_logging
 
@@ -107,7 +105,7 @@ def _stored_differently(inspected_type: Any, stored: Any) -> bool | None:
     if isinstance(inspected_type, sqlalchemy.Float) and isinstance(stored, sqlalchemy.Float):
         return _compare_floats(inspected_type, stored)
     blob = _blob_stored_as(stored)
-    if blob is not None and isinstance(inspected_type, sqltypes._Binary):
+    if blob is not None and compat.is_binary(inspected_type):
         return type(inspected_type).__name__ != blob
     if type(stored) in {sqlalchemy.Text, sqlalchemy.TEXT} and stored.length:
         return _text_stored_differently(type(inspected_type).__name__, stored.length)
@@ -313,8 +311,7 @@ def compare_autoincrement(  # noqa: PLR0917 - the signature is Alembic's
     """AUTO_INCREMENT added or removed: Alembic renders the flag but never compares it."""
     inspected = inspected_column.autoincrement is True
     wanted = (
-        metadata_column.table._autoincrement_column is metadata_column
-        or metadata_column.autoincrement is True
+        compat.is_autoincrement_column(metadata_column) or metadata_column.autoincrement is True
     )
     if inspected != wanted:
         # modify_/existing_ pairs mark a change and are swapped for the downgrade.
@@ -337,7 +334,7 @@ def compare_computed_first(  # noqa: PLR0917 - the signature is Alembic's
     if isinstance(inspected_column.server_default, sqlalchemy.Computed) or isinstance(
         metadata_column.server_default, sqlalchemy.Computed
     ):
-        return server_defaults._compare_computed_default(
+        return compat.compare_computed_default(
             autogen_context,
             alter_column_op,
             schema,
@@ -354,12 +351,11 @@ def _render_alter_column(autogen_context: Any, op: ops.AlterColumnOp) -> str:
     # for an AUTO_INCREMENT change it must follow the direction of the change.
     if "modify_autoincrement" in op.kw:
         op.kw["autoincrement"] = op.kw["modify_autoincrement"]
-    rendered: str = render._alter_column(autogen_context, op)
-    return rendered
+    return compat.render_alter_column(autogen_context, op)
 
 
 MYSQL_PLUGIN = "migrator.mysql"
-if MYSQL_PLUGIN not in _all_plugins:
+if not compat.plugin_registered(MYSQL_PLUGIN):
     plugin = Plugin(MYSQL_PLUGIN)
     plugin.add_autogenerate_comparator(
         compare_autoincrement, "column", "autoincrement", priority=DispatchPriority.LAST
@@ -384,4 +380,4 @@ if MYSQL_PLUGIN not in _all_plugins:
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Leave the runner's own bookkeeping tables out of autogenerate and check."""
-    return not (type_ == "table" and name in {MARKER_TABLE, ONLINE_TABLE})
+    return not (type_ == "table" and name in {MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})

@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from alembic.util.langhelpers import ModuleClsProxy
+from alembic.util import ModuleClsProxy
 
+from migrator.alembic_support import compat
 from migrator.process.logs import restore_logging
 
 _local = threading.local()
@@ -41,7 +42,8 @@ def _current(cls: type[Any], name: str) -> Any:
 
 
 class _ThreadsObject:
-    """Sits in a proxy module's globals as `_proxy`; forwards to this thread's object."""
+    """Sits in a proxy module's globals (compat.PROXY_GLOBAL); forwards to this thread's
+    object."""
 
     def __init__(self, cls: type[Any]) -> None:
         self._cls = cls
@@ -72,17 +74,16 @@ def enable() -> None:
     with _enabling:
         if _enabled:
             return
-        for cls, (attribute_names, modules) in ModuleClsProxy._setups.items():
+        for cls, (attribute_names, modules) in compat.proxy_modules():
             for globals_, _locals in modules:
-                globals_["_proxy"] = _ThreadsObject(cls)
+                globals_[compat.PROXY_GLOBAL] = _ThreadsObject(cls)
                 for name in attribute_names:
                     globals_.pop(name, None)
                 if attribute_names:
                     # `context.config` is an attribute, not a function: module
                     # __getattr__ answers it from the thread's object.
                     globals_["__getattr__"] = _attribute_reader(cls, frozenset(attribute_names))
-        ModuleClsProxy._install_proxy = _install_proxy  # type: ignore[method-assign]
-        ModuleClsProxy._remove_proxy = _remove_proxy  # type: ignore[method-assign]
+        compat.replace_proxy_installation(_install_proxy, _remove_proxy)
         _enabled = True
 
 

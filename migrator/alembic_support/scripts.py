@@ -23,7 +23,7 @@ from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from migrator.alembic_support import environment, proxies
+from migrator.alembic_support import compat, environment, proxies
 from migrator.db import marker
 from migrator.errors import ConfigError, MigratorError, ScriptError, UnknownRevision
 from migrator.process.logs import restore_logging
@@ -245,10 +245,9 @@ def pending_steps(
     script: ScriptDirectory, destination: str, current: tuple[str, ...], *, upgrade: bool
 ) -> list[RevisionStep]:
     try:
-        # Alembic's own commands pass the heads tuple here, whatever the annotation says.
         if upgrade:
-            return list(script._upgrade_revs(destination, current))  # type: ignore[arg-type]
-        return list(script._downgrade_revs(destination, current))  # type: ignore[arg-type]
+            return compat.upgrade_steps(script, destination, current)
+        return compat.downgrade_steps(script, destination, current)
     except CommandError as error:
         raise ConfigError(f"cannot go to revision {destination!r}: {error}") from None
 

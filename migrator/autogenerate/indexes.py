@@ -17,9 +17,10 @@ from typing import Any
 import sqlalchemy
 from alembic.autogenerate import render
 from alembic.operations import ops
-from alembic.util.langhelpers import PriorityDispatchResult
-from alembic.util.sqla_compat import _get_constraint_final_name
+from alembic.util import PriorityDispatchResult
 from sqlalchemy.sql import operators
+
+from migrator.autogenerate import compat
 
 # A part of an index: a column name or a normalised expression, its direction, its prefix.
 Part = tuple[str, bool, int | None]
@@ -44,7 +45,7 @@ class LiveIndex:
             if prefix is not None:
                 lengths[columns[what].name] = prefix
         options: dict[str, Any] = {"mysql_length": lengths} if lengths else {}
-        return sqlalchemy.Index(self.name, *elements, unique=self.unique, _table=table, **options)
+        return compat.index_on(table, self.name, *elements, unique=self.unique, **options)
 
 
 def live_indexes(connection: sqlalchemy.Connection, table: str) -> dict[str, LiveIndex]:
@@ -141,9 +142,7 @@ def compare_indexes(  # noqa: PLR0917 - the signature is Alembic's
         return PriorityDispatchResult.CONTINUE
     live = live_indexes(autogen_context.connection, table_name)
     dialect = autogen_context.dialect
-    wanted = {
-        str(_get_constraint_final_name(index, dialect)): index for index in metadata_table.indexes
-    }
+    wanted = {str(compat.final_name(index, dialect)): index for index in metadata_table.indexes}
     dropped = {str(op.index_name) for op in modify_ops.ops if isinstance(op, ops.DropIndexOp)}
     created = {str(op.index_name) for op in modify_ops.ops if isinstance(op, ops.CreateIndexOp)}
     for name, index in wanted.items():

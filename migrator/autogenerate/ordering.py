@@ -17,9 +17,13 @@ from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from alembic.operations import ops
-from sqlalchemy.dialects.mysql.types import _IntegerType
+from sqlalchemy.dialects import mysql
+
+from migrator.autogenerate import compat
 
 PRIMARY = "PRIMARY"
+# MySQL's integer types, the ones that take a display width.
+INTEGER_TYPES = (mysql.TINYINT, mysql.SMALLINT, mysql.MEDIUMINT, mysql.INTEGER, mysql.BIGINT)
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,7 @@ class ForeignKey:
 
     def drop(self) -> ops.DropConstraintOp:
         # The reverse lets Alembic describe the drop in the revision's summary.
-        return ops.DropConstraintOp(
-            self.name, self.table, type_="foreignkey", _reverse=self.create()
-        )
+        return compat.drop_constraint(self.name, self.table, "foreignkey", self.create())
 
 
 @dataclass
@@ -454,7 +456,7 @@ def _without_display_widths(operation: ops.MigrateOperation) -> ops.MigrateOpera
 
 
 def _plain(type_: Any) -> Any:
-    if isinstance(type_, _IntegerType) and type_.display_width is not None:
+    if isinstance(type_, INTEGER_TYPES) and type_.display_width is not None:
         type_ = copy.copy(type_)
         type_.display_width = None
     return type_

@@ -16,6 +16,7 @@ from typing import Any
 import pymysql
 
 from migrator.db.connection import (
+    NOT_PERMITTED,
     ConnectionSettings,
     connect_once,
     error_code,
@@ -27,8 +28,6 @@ from migrator.process.logs import get_logger
 
 log = get_logger()
 
-# Errors that mean "this user may not create databases".
-NO_PRIVILEGE = frozenset({1044, 1142, 1227})
 MAX_NAME = 64
 
 
@@ -59,7 +58,7 @@ def shadow_database(server: ConnectionSettings) -> Iterator[ConnectionSettings |
                 _execute(admin, f"CREATE DATABASE {quote_identifier(name)} CHARACTER SET utf8mb4")
                 created = True
             except pymysql.err.MySQLError as error:
-                if error_code(error) not in NO_PRIVILEGE:
+                if error_code(error) not in NOT_PERMITTED:
                     raise
     except BaseException:
         with suppress(Exception):

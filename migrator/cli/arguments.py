@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, NoReturn
 
 from migrator import __version__
-from migrator.errors import ConfigError
+from migrator.errors import EXIT_STATUS_MEANINGS, ConfigError, ExitStatus
 
 if TYPE_CHECKING:
     import argparse
@@ -25,22 +25,10 @@ SETTINGS_HELP = """settings (environment variables, then .env in the working dir
   the other settings (timeouts, lock, shards, logs): docs/configuration.md
 """
 
-EXIT_CODES_HELP = """exit codes:
-  0   success, including nothing to do
-  1   unexpected internal error
-  2   configuration or usage error
-  3   database not reachable before MIGRATE_WAIT_TIMEOUT
-  4   login refused, missing privilege or unknown database
-  5   migration lock not acquired within MIGRATE_LOCK_TIMEOUT
-  6   a migration failed (MySQL DDL may be partly applied)
-  7   check found differences between the database and the schema module
-  8   the database is at a revision these migrations do not contain
-  9   the migration scripts or the schema module are invalid
-  10  status --exit-code: revisions are pending
-  11  MIGRATE_BLOCKING_DDL=refuse: a statement would block writes on a big table
-  130 interrupted by SIGINT, 143 interrupted by SIGTERM
-  141 standard output was closed early (e.g. piped into head)
-"""
+# Made from ExitStatus: a status added there is listed here.
+EXIT_CODES_HELP = "exit codes:\n" + "".join(
+    f"  {int(status):<3} {EXIT_STATUS_MEANINGS[status]}\n" for status in ExitStatus
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
     plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    drift = add_command(
+        "drift",
+        help="exit 12 if a live schema is not what its migrations produce at its recorded"
+        " revision (reads the databases; replays the migrations on a shadow database)",
+    )
+    drift.add_argument("--format", choices=("text", "json"), default="text", help="default text")
     sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"

@@ -107,6 +107,7 @@ class Context:
             blocking_ddl=self.settings.blocking_ddl,
             blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
             progress_interval=self.settings.progress_interval,
+            drift=self.settings.drift,
             online_tool=self.online_tool(),
         )
 
@@ -326,6 +327,51 @@ def check(context: Context) -> None:
     failed = several_failed(failures, len(databases), "databases")
     if failed is not None:
         raise failed
+
+
+def drift(context: Context, *, output_format: str) -> None:
+    """Compare every database the command covers with what its migrations produce at its
+    recorded revision; exit 12 when any differs, the worst failure's status when some
+    could not be compared."""
+    databases = _databases(context)
+    from migrator.core.drift import Compared, drift, label
+    from migrator.drift.report import summary, write_json, write_text
+    from migrator.errors import ExitStatus, SchemaDrift, ShardsFailed
+
+    compared = [
+        Compared(
+            covered.target.name,
+            covered.position if len(covered.target.shards) > 1 else None,
+            covered.target.project,
+            covered.database,
+            context.shadow_server(covered.database),
+        )
+        for covered in databases
+    ]
+    run = drift(
+        compared,
+        context.options(),
+        parallel=context.settings.parallel,
+        record=context.settings.drift != "off",
+    )
+    for failed, error in run.failures:
+        log.error(
+            error.message, extra={"database": label(failed), "exit_code": int(error.exit_status)}
+        )
+    if output_format == "json":
+        write_json(run.results, context.stdout)
+    else:
+        write_text(run.results, context.stdout, len(run.failures))
+    drifted = [result for result in run.results if result.drifted]
+    line = summary(run.results, len(run.failures))
+    if run.failures:
+        from migrator.fleet.threads import worst
+
+        codes = [int(error.exit_status) for _, error in run.failures]
+        raise ShardsFailed(line, worst(codes + ([ExitStatus.SCHEMA_DRIFT] if drifted else [])))
+    if drifted:
+        raise SchemaDrift(line)
+    log.info(line)
 
 
 def autogenerate(context: Context, message: str) -> None:

@@ -13,14 +13,15 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, get_args
 
 from migrator.cli import commands
 from migrator.cli.arguments import parse_args
-from migrator.errors import ConfigError, ExitStatus, Interrupted, MigratorError
+from migrator.errors import ConfigError, ExitStatus
 from migrator.process import interrupts
-from migrator.process.logs import Redactor, configure_logging, get_logger
+from migrator.process.logs import Redactor, configure_logging, get_logger, log_failure
 from migrator.process.report import RunReport, write_termination_message
+from migrator.settings.config import LogFormat
 from migrator.settings.fast import read_fast_settings
 from migrator.settings.target import parse_database_url, shown
 from migrator.settings.targets import declared_names, with_env_file
@@ -100,20 +101,11 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
     except BrokenPipeError as closed:  # `history | head -1`: the reader has what it wanted
         interrupts.settle()
         failure, status = closed, ExitStatus.OUTPUT_CLOSED
-    except (MigratorError, Interrupted) as error:
-        interrupts.settle()
-        failure, status = error, error.exit_status
-        log.error(error.message, extra={"exit_code": int(status), "error": type(error).__name__})
     except BaseException as error:
         interrupts.settle()
-        failure, status = error, ExitStatus.INTERNAL_ERROR
-        first_line = (str(error).strip().splitlines() or [""])[0]
-        log.error(
-            f"internal error: {type(error).__name__}: {first_line}"
-            + ("" if debug else " (set MIGRATE_DEBUG=1 for the traceback)"),
-            exc_info=debug,
-            extra={"exit_code": int(status), "error": type(error).__name__},
-        )
+        failure = error
+        hint = "" if debug else " (set MIGRATE_DEBUG=1 for the traceback)"
+        status = log_failure(error, traceback=debug, hint=hint)
     summary = report.summary(int(status), failure, time.monotonic() - started)
     write_termination_message(termination_log, summary, redact.values)
     return int(status)
@@ -177,7 +169,7 @@ def _fallback_log_format() -> str:
     # Used until the settings are read, so that even a settings error comes out
     # in the format the operator asked for.
     requested = os.environ.get("MIGRATE_LOG_FORMAT", "auto")
-    return requested if requested in {"auto", "text", "json"} else "auto"
+    return requested if requested in get_args(LogFormat) else "auto"
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -212,6 +204,7 @@ COMMANDS: dict[str, Callable[[commands.Context, SimpleNamespace], None]] = {
     "resolve": lambda context, args: commands.resolve(context, args.revision, applied=args.applied),
     "sql": lambda context, args: commands.sql(context, args.range),
     "plan": lambda context, args: commands.plan(context, args.revision, output_format=args.format),
+    "drift": lambda context, args: commands.drift(context, output_format=args.format),
 }
 
 

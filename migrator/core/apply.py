@@ -20,6 +20,7 @@ from alembic.migration import MigrationContext, MigrationInfo
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
+from pymysql.constants import ER
 from sqlalchemy import event
 
 from migrator.alembic_support import environment
@@ -47,12 +48,10 @@ from migrator.errors import (
 )
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
+from migrator.process.preview import ERROR_PREVIEW, preview
 from migrator.settings.target import Project
 
 log = get_logger()
-
-STATEMENT_PREVIEW = 300
-LOCK_WAIT_TIMEOUT = 1205  # metadata (or row) lock not granted within lock_wait_timeout
 
 
 @dataclass
@@ -166,8 +165,8 @@ class _Progress:
         reason = error_text(error) if code is not None else describe(error)
         statement = getattr(error, "statement", None)
         if statement:
-            reason += f" in `{' '.join(statement.split())[:STATEMENT_PREVIEW]}`"
-        if code == LOCK_WAIT_TIMEOUT:
+            reason += f" in `{preview(statement, ERROR_PREVIEW)}`"
+        if code == ER.LOCK_WAIT_TIMEOUT:  # a metadata (or row) lock, within lock_wait_timeout
             reason += (
                 f"; it waited more than MIGRATE_DDL_LOCK_TIMEOUT={self.ddl_lock_timeout}s for a"
                 f" metadata lock; sessions that may hold it:"

@@ -22,7 +22,7 @@ from migrator.autogenerate.confined import UnsafeStatement, confined, leading_wo
 from migrator.autogenerate.shadow import quote_identifier
 from migrator.core.apply import run_steps
 from migrator.db import marker
-from migrator.db.connection import ConnectionSettings
+from migrator.db.connection import ConnectionSettings, is_mariadb
 from migrator.db.engine import driver_connection, open_connection
 from migrator.ddl import cheapest, narrowing, statements
 from migrator.ddl.levels import LADDER
@@ -30,6 +30,7 @@ from migrator.ddl.online_change import executor_for
 from migrator.ddl.planned import PlannedStatement, fresh_statistics
 from migrator.ddl.statements import Statement
 from migrator.errors import MigrationFailed, MigratorError, PlanUnavailable
+from migrator.process.preview import PLAN_TABLE_PREVIEW, REFUSAL_PREVIEW, preview
 from migrator.settings.config import RunOptions
 from migrator.settings.target import Project
 
@@ -89,7 +90,7 @@ class Plan:
                     _yes_no(statement.blocks_writes),
                     "-" if statement.table_rows is None else f"~{statement.table_rows}",
                     statement.executor,
-                    " ".join(statement.sql.split())[:90],
+                    preview(statement.sql, PLAN_TABLE_PREVIEW),
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -158,14 +159,11 @@ def measure(
 
 
 def _unsafe(refused: UnsafeStatement) -> PlanUnavailable:
+    shown = preview(refused.statement, REFUSAL_PREVIEW)
     return PlanUnavailable(
-        f"cannot plan this statement safely: `{_preview(refused.statement)}`: {refused.reason};"
+        f"cannot plan this statement safely: `{shown}`: {refused.reason};"
         " it was not run, and the live database was only read"
     )
-
-
-def _preview(statement: str) -> str:
-    return " ".join(statement.split())[:200]
 
 
 @dataclass
@@ -203,7 +201,7 @@ class LiveTables:
                 cursor.execute("SELECT version_num FROM alembic_version")
                 versions = [row[0] for row in cursor]
             cursor.execute("SELECT VERSION()")
-            mysql = "mariadb" not in str(cursor.fetchone()[0]).lower()
+            mysql = not is_mariadb(cursor.fetchone()[0])
             row_versions = _row_versions(cursor) if mysql else {}
             session = _verdict_settings(cursor)
         return cls(database, definitions, versions, sizes, row_versions, mysql, session)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import closing
 from typing import TYPE_CHECKING
 
 from migrator.core.fastpath import all_compile, at_head_or_take_lock, static_history
@@ -22,6 +23,8 @@ from migrator.settings.target import Project
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
+
+    from migrator.db.connection import DriverConnection
 
 
 class ProjectScripts:
@@ -100,6 +103,7 @@ def upgrade_database(
                 )
             if head is not None:
                 report.source = report.destination = head
+                _schema_as_left(login, database, options)
                 return
         interrupts.checkpoint()  # a lock wait the signal cut ends here, not in a new login
         script = scripts.script()
@@ -108,6 +112,7 @@ def upgrade_database(
         # The full path goes on with the session and the lock the fast path took;
         # if the session was lost meanwhile, it logs in and locks afresh.
         alive = login.open
+        trusted = alive and _schema_as_left(login, database, options)
         runner.upgrade(
             scripts.project,
             database,
@@ -118,6 +123,8 @@ def upgrade_database(
             lock=lock if alive and lock is not None and lock.held else None,
             script=script,
         )
+        if trusted and report.applied:
+            _store_fingerprint(database)
     finally:
         # On every way out (also a broken script before the full path took them
         # over); no-ops when the full path already released and closed them.
@@ -126,3 +133,24 @@ def upgrade_database(
                 lock.release()
             if login.open:
                 login.close()
+
+
+def _schema_as_left(
+    login: DriverConnection, database: ConnectionSettings, options: RunOptions
+) -> bool:
+    """MIGRATE_DRIFT before anything runs: whether the schema is as the runner left it
+    (warns, or raises SchemaDrift under `fail`, when it is not). Imports nothing when off."""
+    if options.drift == "off":
+        return False
+    from migrator.drift.pod_start import check_at_start
+
+    with session_errors(database.target):
+        return check_at_start(login, database.target.database, options.drift)
+
+
+def _store_fingerprint(database: ConnectionSettings) -> None:
+    """After revisions ran on a schema known to be the migrations' own, store its new print."""
+    from migrator.drift.pod_start import store_after_migration
+
+    with closing(wait_for_database(database)) as connection, session_errors(database.target):
+        store_after_migration(connection, database.target.database)

@@ -17,11 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pymysql
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, CR, ER
 
+from migrator.db import error_numbers
+from migrator.db.driver_compat import TimedConnection, io_timeout, set_io_timeout, shut_down
 from migrator.errors import AccessDenied, ConfigError, DatabaseUnreachable, MigratorError
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
@@ -39,40 +42,57 @@ log = get_logger()
 # momentarily out of connections. Anything else is retried in vain.
 RETRYABLE_ERRORS = frozenset(
     {
-        1040,  # too many connections
-        1053,  # server shutdown in progress
-        1203,  # user has exceeded max_user_connections
-        2002,  # can't connect through socket
-        2003,  # can't connect (refused, timed out, and DNS failures in PyMySQL)
-        2005,  # unknown host (DNS may appear late in compose and Kubernetes)
-        2006,  # server has gone away
-        2013,  # lost connection during the handshake
+        ER.CON_COUNT_ERROR,
+        ER.SERVER_SHUTDOWN,
+        ER.TOO_MANY_USER_CONNECTIONS,  # the user's max_user_connections
+        CR.CR_CONNECTION_ERROR,  # through the socket
+        CR.CR_CONN_HOST_ERROR,  # refused, timed out, and DNS failures in PyMySQL
+        CR.CR_UNKNOWN_HOST,  # DNS may appear late in compose and Kubernetes
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,  # during the handshake
     }
 )
 
 # The session ended under the runner (server restart, killed connection, network).
-CONNECTION_LOST_ERRORS = frozenset({1053, 1927, 2003, 2006, 2013, 2055})
-
-# Refusals that retrying cannot fix (1129: every retry would make a blocked host worse).
-ACCESS_ERRORS = frozenset(
+CONNECTION_LOST_ERRORS = frozenset(
     {
-        1043,  # bad handshake (e.g. a database name the server cannot parse)
-        1044,  # access denied to the database
-        1045,  # access denied (wrong user or password)
-        1049,  # unknown database
-        1102,  # incorrect database name
-        1129,  # host blocked because of too many connection errors
-        1130,  # host not allowed to connect
-        1142,  # command denied (no privilege on a table)
-        1143,  # column command denied
-        1227,  # access denied: needs a privilege such as SUPER
-        1251,  # client does not support the authentication protocol
-        3159,  # connections must use TLS
-        2026,  # TLS required by the URL, and the server does not offer it
-        2059,  # the server asks for an authentication plugin the driver lacks
+        ER.SERVER_SHUTDOWN,
+        error_numbers.CONNECTION_KILLED,
+        CR.CR_CONN_HOST_ERROR,
+        CR.CR_SERVER_GONE_ERROR,
+        CR.CR_SERVER_LOST,
+        CR.CR_SERVER_LOST_EXTENDED,
     }
 )
-AUTH_PLUGIN_UNSUPPORTED = 2059
+
+# Refusals that retrying cannot fix (a blocked host: every retry would make it worse).
+ACCESS_ERRORS = frozenset(
+    {
+        ER.HANDSHAKE_ERROR,  # e.g. a database name the server cannot parse
+        ER.DBACCESS_DENIED_ERROR,
+        ER.ACCESS_DENIED_ERROR,  # wrong user or password
+        ER.BAD_DB_ERROR,  # unknown database
+        ER.WRONG_DB_NAME,
+        ER.HOST_IS_BLOCKED,  # too many connection errors from this host
+        ER.HOST_NOT_PRIVILEGED,
+        ER.TABLEACCESS_DENIED_ERROR,  # no privilege on a table
+        ER.COLUMNACCESS_DENIED_ERROR,
+        ER.SPECIFIC_ACCESS_DENIED_ERROR,  # needs a privilege such as SUPER
+        ER.NOT_SUPPORTED_AUTH_MODE,
+        error_numbers.SECURE_TRANSPORT_REQUIRED,
+        CR.CR_SSL_CONNECTION_ERROR,  # TLS required by the URL, and the server offers none
+        CR.CR_AUTH_PLUGIN_CANNOT_LOAD,  # an authentication plugin the driver lacks
+    }
+)
+# Errors that mean "this user may not look there" (or create it).
+NOT_PERMITTED = frozenset(
+    {
+        ER.DBACCESS_DENIED_ERROR,
+        ER.TABLEACCESS_DENIED_ERROR,
+        ER.COLUMNACCESS_DENIED_ERROR,
+        ER.SPECIFIC_ACCESS_DENIED_ERROR,
+    }
+)
 
 INITIAL_BACKOFF = 0.1
 MAX_BACKOFF = 2.0
@@ -107,53 +127,15 @@ def error_text(error: BaseException) -> str:
     return str(cause).split("\n", 1)[0] or type(cause).__name__
 
 
-class _Connection(pymysql.connections.Connection):
-    """PyMySQL's connection, without a 20 ms cost on every login, telling how long it has
-    been blocked on a read or write that has no timeout (for the watchdog).
-
-    PyMySQL 2 tries TLS on every login ("preferred": used when the server offers it,
-    the certificate not verified). For that it calls ssl.create_default_context(),
-    which loads the system CA store (about 20 ms, a fifth of a no-op run) only never
-    to consult it, as verification is off. Without TLS options, this builds the same
-    unverified context without the store; with them, PyMySQL's own code runs.
-    """
-
-    blocked_since: float | None = None
-
-    # PyMySQL's private I/O methods and attributes are not in its type stubs.
-    def _read_packet(self, *args: Any) -> Any:
-        driver: Any = super()
-        if cast("Any", self)._read_timeout is not None:  # bounded by its socket timeout
-            return driver._read_packet(*args)
-        self.blocked_since = time.monotonic()
-        try:
-            return driver._read_packet(*args)
-        finally:
-            self.blocked_since = None
-
-    def _write_bytes(self, data: bytes) -> None:
-        driver: Any = super()
-        if cast("Any", self)._write_timeout is not None:
-            driver._write_bytes(data)
-            return
-        self.blocked_since = time.monotonic()
-        try:
-            driver._write_bytes(data)
-        finally:
-            self.blocked_since = None
-
-    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
-        if sslp:
-            return super()._create_ssl_ctx(sslp)  # type: ignore[misc,no-any-return]
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
+def is_mariadb(server_version: object) -> bool:
+    """Whether a server's version (its handshake's, or `SELECT VERSION()`) is MariaDB's,
+    e.g. "10.11.19-MariaDB-0+deb12u1"; MySQL's is "9.7.4"."""
+    return "mariadb" in str(server_version).lower()
 
 
 def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[Any]:
     """One login attempt, every read and write of it bounded by ``timeout``, as are the
-    session's later ones until :func:`bound_io` says otherwise.
+    session's later ones until :func:`~migrator.db.driver_compat.set_io_timeout` says otherwise.
 
     Raises the driver's error, or ConfigError for a bad TLS file.
     """
@@ -163,7 +145,7 @@ def connect_once(target: DatabaseTarget, timeout: float) -> pymysql.Connection[A
         options["ssl_disabled"] = True
     timeout = max(timeout, 0.1)
     try:
-        return _Connection(
+        return TimedConnection(
             host=target.host,
             port=target.port,
             user=target.user,
@@ -213,8 +195,8 @@ def wait_for_database(
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
             # The runner's own short queries on this session answer within this.
-            bound_io(connection, settings.connect_timeout)
-            interrupts.register_session(connection)
+            set_io_timeout(connection, settings.connect_timeout)
+            interrupts.register_session(partial(shut_down, connection))
             if attempt > 1:
                 log.info("database is ready", extra={"attempts": attempt})
             return connection
@@ -268,13 +250,13 @@ def _tls_failure(error: pymysql.err.MySQLError) -> ssl.SSLError | None:
 
 # What a person does about a refused login, by error number ({where}: the target).
 _LOGIN_HINTS = {
-    1045: "login refused by {where}: {reason}; check the user and password",
-    1044: "login refused by {where}: {reason}; the user may not use this database, or it does"
-    " not exist (a user without access to a database is not told which): grant it, or fix"
-    " the name",
-    1049: "{reason} on {where}: create the database or fix its name",
-    1129: "{reason}; the server blocks this host: run FLUSH HOSTS on the server",
-    AUTH_PLUGIN_UNSUPPORTED: "{where} asks for an authentication method this runner does not"
+    ER.ACCESS_DENIED_ERROR: "login refused by {where}: {reason}; check the user and password",
+    ER.DBACCESS_DENIED_ERROR: "login refused by {where}: {reason}; the user may not use this"
+    " database, or it does not exist (a user without access to a database is not told which):"
+    " grant it, or fix the name",
+    ER.BAD_DB_ERROR: "{reason} on {where}: create the database or fix its name",
+    ER.HOST_IS_BLOCKED: "{reason}; the server blocks this host: run FLUSH HOSTS on the server",
+    CR.CR_AUTH_PLUGIN_CANNOT_LOAD: "{where} asks for an authentication method this runner does not"
     " support ({reason}); give the user mysql_native_password, caching_sha2_password or ed25519",
 }
 
@@ -291,25 +273,15 @@ def classify_connect_error(error: BaseException, target: DatabaseTarget) -> Migr
     return DatabaseUnreachable(f"cannot connect to {where}: {reason}")
 
 
-def bound_io(connection: DriverConnection, seconds: float | None) -> None:
-    """Bound every later read and write on the session; None: unbounded (watch it then).
-
-    PyMySQL reads these two private attributes before each read and write.
-    """
-    driver: Any = connection
-    driver._read_timeout = seconds
-    driver._write_timeout = seconds
-
-
 @contextmanager
 def io_bound(connection: DriverConnection, seconds: float) -> Iterator[None]:
     """Bound the session's reads and writes for the block, then restore the bound it had."""
-    previous: float | None = cast("Any", connection)._read_timeout
-    bound_io(connection, seconds)
+    previous = io_timeout(connection)
+    set_io_timeout(connection, seconds)
     try:
         yield
     finally:
-        bound_io(connection, previous)
+        set_io_timeout(connection, previous)
 
 
 def connection_lost(error: BaseException) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pymysql
 import sqlalchemy
+from pymysql.constants import CR
 
 from migrator.db.connection import (
     ConnectionSettings,
@@ -35,7 +36,7 @@ def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection
             # The runner holds exactly one connection, the one its lock lives on: once
             # it is lost, so is the lock, and a new login must not pretend otherwise.
             raise pymysql.err.OperationalError(
-                2013, "Lost connection to MySQL server: the migration session is gone"
+                CR.CR_SERVER_LOST, "Lost connection to MySQL server: the migration session is gone"
             )
         handed_over = True
         return raw

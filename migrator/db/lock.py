@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db import marker
 from migrator.db.connection import error_code, error_text, io_bound
@@ -30,7 +31,6 @@ LOCK_PREFIX = "migrator:"
 MAX_LOCK_NAME = 64  # longer names fail with error 3057
 # GET_LOCK blocks in slices this long, so the wait can say who holds the lock.
 WAIT_SLICE = 5.0
-NOT_SUPPORTED = 1235  # Galera/PXC builds that refuse GET_LOCK
 
 
 def lock_name(database: str) -> str:
@@ -96,7 +96,7 @@ def acquire(
             with io_bound(connection, wait + answer_timeout):
                 got = _scalar(connection, "SELECT GET_LOCK(%s, %s)", (name, wait))
         except pymysql.err.MySQLError as error:
-            if error_code(error) == NOT_SUPPORTED:
+            if error_code(error) == ER.NOT_SUPPORTED_YET:  # Galera/PXC builds refuse GET_LOCK
                 # Fail closed: without a lock, two pods would run the same DDL.
                 raise LockTimeout(
                     f"the server does not support GET_LOCK ({error_text(error)}), so runners"

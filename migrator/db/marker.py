@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db.online_marker import ONLINE_TABLE
 
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
 
 MARKER_TABLE = "migrator_run_marker"
-# The runner's own tables (Alembic's and the marker): written within each revision,
+# The schema's fingerprint for MIGRATE_DRIFT (migrator.drift.fingerprint writes it).
+FINGERPRINT_TABLE = "migrator_schema_fingerprint"
+# The runner's own tables (Alembic's, the marker, the online change's, the fingerprint):
 # never big, never a user's schema.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE})
-NO_SUCH_TABLE = 1146
+BOOKKEEPING_TABLES = frozenset({"alembic_version", MARKER_TABLE, ONLINE_TABLE, FINGERPRINT_TABLE})
 
 # The runner's own table, outside the application's MetaData (and hidden from
 # autogenerate and check by migrator.alembic_support.environment). One row at most.
@@ -135,7 +137,7 @@ def read_with_version(
             cursor.execute(_SELECT_WITH_VERSION)
             rows = cursor.fetchall()
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         connection.rollback()
         return _read_version(connection), None
@@ -153,7 +155,7 @@ def _read_version(connection: DriverConnection) -> tuple[str, ...] | None:
             cursor.execute("SELECT version_num FROM alembic_version")
             return tuple(sorted(row[0] for row in cursor.fetchall()))
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         return None
     finally:
@@ -171,7 +173,7 @@ def read(connection: DriverConnection) -> RunMarker | None:
             cursor.execute(_SELECT)
             row = cursor.fetchone()
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         row = None
     connection.commit()

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 import pymysql
+from pymysql.constants import ER
 
 ONLINE_TABLE = "migrator_online_change"
-NO_SUCH_TABLE = 1146
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {ONLINE_TABLE} (
@@ -69,7 +69,7 @@ def read(connection: Any) -> OnlineChange | None:
             cursor.execute(f"SELECT {_COLUMNS} FROM {ONLINE_TABLE}")  # noqa: S608 - constants
             row = cursor.fetchone()
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         row = None
     connection.commit()
@@ -122,6 +122,6 @@ def clear(cursor: Any) -> None:
     try:
         cursor.execute(f"DELETE FROM {ONLINE_TABLE}")  # noqa: S608 - a constant
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
     cursor.execute("COMMIT")

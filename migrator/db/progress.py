@@ -19,14 +19,14 @@ from typing import Any
 
 import pymysql
 
+from migrator.db.connection import is_mariadb
 from migrator.process.logs import LOGGER_NAME
+from migrator.process.preview import PROGRESS_PREVIEW, SUMMARY_PREVIEW, preview
 from migrator.process.report import Slowest
 
 # A logger of its own: a fleet's shard logs its steps at DEBUG, but how far a long
 # statement has got is what a reader of the fleet's log looks for.
 log = logging.getLogger(f"{LOGGER_NAME}.progress")
-
-STATEMENT_PREVIEW = 120
 
 
 class StatementProgress:
@@ -45,7 +45,7 @@ class StatementProgress:
     def started(self, revision: str, statement: str) -> None:
         now = time.monotonic()
         with self._lock:
-            self._running = (revision, " ".join(statement.split()), now)
+            self._running = (revision, statement, now)
             self._next_report = now + self.interval
             self._shown_percent = 0.0
 
@@ -57,7 +57,8 @@ class StatementProgress:
         revision, statement, start = running
         duration = time.monotonic() - start
         if self.slowest is None or duration > self.slowest.duration_s:
-            self.slowest = Slowest(revision, statement[:STATEMENT_PREVIEW], round(duration, 3))
+            shown = preview(statement, SUMMARY_PREVIEW)
+            self.slowest = Slowest(revision, shown, round(duration, 3))
 
     def report(self, probe: pymysql.Connection[Any], session_id: int) -> None:
         """Log one progress line when one is due, asking the server through ``probe``."""
@@ -71,15 +72,15 @@ class StatementProgress:
         elapsed = now - start
         percent = _percent_done(probe, session_id)
         extra: dict[str, Any] = {"revision": revision, "elapsed_s": round(elapsed)}
-        preview = statement[:80]
+        shown = preview(statement, PROGRESS_PREVIEW)
         if percent is None or percent <= 0:
-            log.info(f"still running after {round(elapsed)} s: {preview}", extra=extra)
+            log.info(f"still running after {round(elapsed)} s: {shown}", extra=extra)
             return
         with self._lock:
             percent = self._shown_percent = max(percent, self._shown_percent)
         eta = elapsed * (100 - percent) / percent
         extra |= {"percent": round(percent, 1), "eta_s": round(eta)}
-        log.info(f"{percent:.1f}% done, ETA {round(eta)} s: {preview}", extra=extra)
+        log.info(f"{percent:.1f}% done, ETA {round(eta)} s: {shown}", extra=extra)
 
 
 # MariaDB: any session sees its own user's threads; PROGRESS is the percent done of the
@@ -99,7 +100,7 @@ _MYSQL = (
 
 def _percent_done(probe: pymysql.Connection[Any], session_id: int) -> float | None:
     """The statement's progress in percent, as the server counts it; None if it does not."""
-    mariadb = "mariadb" in str(getattr(probe, "server_version", "")).lower()
+    mariadb = is_mariadb(probe.get_server_info())  # type: ignore[no-untyped-call]
     with suppress(pymysql.err.MySQLError), probe.cursor() as cursor:
         cursor.execute(_MARIADB if mariadb else _MYSQL, (session_id,))
         row = cursor.fetchone()

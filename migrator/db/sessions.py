@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 
 from migrator.db import marker
-from migrator.db.connection import error_code
+from migrator.db.connection import NOT_PERMITTED, error_code, is_mariadb
 from migrator.db.watchdog import PROBE_SESSIONS
 
 if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
 
-# Errors that mean "this user may not look there".
-_NOT_PERMITTED = frozenset({1044, 1142, 1143, 1227})
 _GRANT_HINT = "GRANT PROCESS ON *.* to the migration user to name them"
 
 
@@ -39,16 +37,10 @@ class Session:
         return f"connection {self.id} {self.user}@{self.host} ({self.command} for {self.seconds}s)"
 
 
-def is_mariadb(connection: DriverConnection) -> bool:
-    # The version string of the handshake, e.g. "10.11.19-MariaDB-0+deb12u1" or "9.7.4".
-    version: Any = connection.get_server_info()  # type: ignore[no-untyped-call]
-    return "mariadb" in str(version).lower()
-
-
 def processlist_table(connection: DriverConnection) -> str:
     # MySQL 8.0.22+ recommends performance_schema.processlist and deprecates the
     # information_schema table (warning 1287 on 9.x); MariaDB has only the latter.
-    if is_mariadb(connection):
+    if is_mariadb(connection.get_server_info()):  # type: ignore[no-untyped-call]
         return "information_schema.PROCESSLIST"
     return "performance_schema.processlist"
 
@@ -105,7 +97,7 @@ def describe_ddl_blockers(connection: DriverConnection) -> str:
         try:
             rows = _rows(connection, query)
         except pymysql.err.MySQLError as error:
-            refused += error_code(error) in _NOT_PERMITTED
+            refused += error_code(error) in NOT_PERMITTED
             continue
         rows = tuple(row for row in rows if row[0] not in PROBE_SESSIONS)
         if rows:

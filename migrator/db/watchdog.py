@@ -20,9 +20,11 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import CR
 
 from migrator.db import progress
-from migrator.db.connection import bound_io, connect_once, error_code
+from migrator.db.connection import connect_once, error_code
+from migrator.db.driver_compat import set_io_timeout, shut_down
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
 
@@ -104,7 +106,7 @@ class Watchdog:
                 },
             )
             self.cut = True
-            interrupts.cut_session(self.connection)
+            shut_down(self.connection)
             return
 
     def _server_answers(self) -> bool:
@@ -144,19 +146,16 @@ class Watchdog:
 
 def _is_answer(error: pymysql.err.MySQLError) -> bool:
     """An error the server sent (no privilege, too many connections, an account limit)
-    proves it is alive; client-side errors (2000 and up: lost, timed out) do not."""
+    proves it is alive; client-side errors (lost, timed out) do not."""
     code = error_code(error)
-    return code is not None and code < CLIENT_ERRORS
-
-
-# MySQL's client library numbers its own errors from 2000; below are the server's.
-CLIENT_ERRORS = 2000
+    # The client library numbers its own errors from CR_ERROR_FIRST; below are the server's.
+    return code is not None and code < CR.CR_ERROR_FIRST
 
 
 @contextmanager
 def watched(connection: DriverConnection, settings: ConnectionSettings) -> Iterator[Watchdog]:
     """Make the session's reads and writes unbounded, under a watchdog, for the block."""
-    bound_io(connection, None)
+    set_io_timeout(connection, None)
     watchdog = Watchdog(connection, settings)
     watchdog.start()
     try:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pymysql
+from pymysql.constants import ER
 
+from migrator.db import error_numbers
 from migrator.ddl.levels import REFUSED, Level
 from migrator.ddl.statements import Statement
 
@@ -47,7 +49,8 @@ def run_cheapest(
             if code in REFUSED:
                 refusals.append(str(error.args[1]).strip().rstrip("."))
                 continue
-            if code in {1064, 1800} and level.algorithm == "NOCOPY":  # MySQL: unknown word
+            unknown_word = {ER.PARSE_ERROR, error_numbers.UNKNOWN_ALTER_ALGORITHM}
+            if code in unknown_word and level.algorithm == "NOCOPY":  # MySQL
                 continue
             raise
         return Outcome(level, tuple(refusals))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db.marker import BOOKKEEPING_TABLES
 from migrator.ddl import cheapest, statements
@@ -30,11 +31,10 @@ from migrator.ddl.planned import PlannedStatement, fresh_statistics
 from migrator.ddl.statements import Statement
 from migrator.errors import BlockingDdlRefused
 from migrator.process.logs import get_logger
+from migrator.process.preview import REFUSAL_PREVIEW, preview
 from migrator.settings.config import BlockingDdlPolicy
 
 log = get_logger()
-
-SYNTAX_ERROR = 1064  # ER_PARSE_ERROR
 
 WAY_OUT = (
     "run it in a maintenance window with MIGRATE_BLOCKING_DDL=allow, or rewrite it so the"
@@ -73,7 +73,7 @@ class BlockingGuard:
             try:
                 outcome = cheapest.run_cheapest(cursor, parsed, NOT_BLOCKING, parameters)
             except pymysql.err.ProgrammingError as error:
-                if error.args[0] != SYNTAX_ERROR:
+                if error.args[0] != ER.PARSE_ERROR:
                     raise
                 # Partitioning, for one, takes no ALGORITHM/LOCK clause before it; nothing ran.
                 reason = "the server cannot read it with an ALGORITHM/LOCK clause"
@@ -106,7 +106,7 @@ class BlockingGuard:
         reason = refusals[-1] if refusals else f"the revision itself asks for {parsed.clauses}"
         table = f"{parsed.schema}.{parsed.table}" if parsed.schema else parsed.table
         what = (
-            f"revision {revision}: `{_preview(statement)}` would block writes on"
+            f"revision {revision}: `{preview(statement, REFUSAL_PREVIEW)}` would block writes on"
             f" {table} (~{rows} rows): {reason}"
         )
         if self.policy == "refuse":
@@ -115,7 +115,8 @@ class BlockingGuard:
         return False
 
     def _cannot_take_apart(self, revision: str, statement: str, reason: str) -> bool:
-        what = f"revision {revision}: cannot take `{_preview(statement)}` apart ({reason})"
+        shown = preview(statement, REFUSAL_PREVIEW)
+        what = f"revision {revision}: cannot take `{shown}` apart ({reason})"
         if self.policy == "refuse":
             raise BlockingDdlRefused(f"{what}, so it may block writes; {WAY_OUT}")
         log.warning(f"{what}: running it unguarded (MIGRATE_BLOCKING_DDL={self.policy})")
@@ -127,9 +128,10 @@ def refuse_blocking(planned: list[PlannedStatement], min_rows: int) -> None:
     or that cannot be taken apart (the guard would refuse it as it runs)."""
     for statement in planned:
         parsed = statements.parse(statement.sql)
+        shown = preview(statement.sql, REFUSAL_PREVIEW)
         if parsed.kind == "unparsed":
             raise BlockingDdlRefused(
-                f"revision {statement.revision}: cannot take `{_preview(statement.sql)}` apart"
+                f"revision {statement.revision}: cannot take `{shown}` apart"
                 f" ({parsed.reason}), so it may block writes; nothing was run;"
                 f" MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}"
             )
@@ -139,7 +141,7 @@ def refuse_blocking(planned: list[PlannedStatement], min_rows: int) -> None:
         if big and parsed.alterable is not None and statement.blocks_writes is True:
             verdict = f"{statement.algorithm} with LOCK={statement.lock}"
             raise BlockingDdlRefused(
-                f"revision {statement.revision}: `{_preview(statement.sql)}` would block writes"
+                f"revision {statement.revision}: `{shown}` would block writes"
                 f" on {statement.table} (~{statement.table_rows} rows, {verdict}); nothing was"
                 f" run; MIGRATE_BLOCKING_DDL=refuse: {WAY_OUT}"
             )
@@ -157,10 +159,6 @@ def _table_rows(cursor: Any, schema: str | None, table: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _preview(statement: str) -> str:
-    return " ".join(statement.split())[:200]
-
-
 def refuse_online(
     cursor: Any, online: OnlineExecutor, planned: list[PlannedStatement], min_rows: int
 ) -> None:
@@ -171,8 +169,9 @@ def refuse_online(
             continue
         why = online.refusal(cursor, statements.parse(statement.sql))
         if why is not None:
+            shown = preview(statement.sql, REFUSAL_PREVIEW)
             raise BlockingDdlRefused(
-                f"revision {statement.revision}: `{_preview(statement.sql)}` would block writes"
+                f"revision {statement.revision}: `{shown}` would block writes"
                 f" on {statement.table} (~{statement.table_rows} rows) and cannot run through"
                 f" {EXECUTOR_TOOL}: {why}; nothing was run; MIGRATE_BLOCKING_DDL=online:"
                 f" {ONLINE_WAY_OUT}"

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# ER_ALTER_OPERATION_NOT_SUPPORTED and ..._REASON ("not supported ... Try ALGORITHM=COPY"),
-# and MySQL's "Maximum row versions reached ... Please use COPY/INPLACE".
-REFUSED = frozenset({1845, 1846, 4092})
+from migrator.db import error_numbers
+
+# "not supported ... Try ALGORITHM=COPY", and MySQL's "Maximum row versions reached".
+REFUSED = frozenset(
+    {
+        error_numbers.ALTER_OPERATION_NOT_SUPPORTED,
+        error_numbers.ALTER_OPERATION_NOT_SUPPORTED_REASON,
+        error_numbers.INNODB_MAX_ROW_VERSION,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.ddl.statements import Statement, alter_items
 from migrator.errors import AccessDenied
@@ -24,7 +25,6 @@ from migrator.errors import AccessDenied
 MAX_NAME = 64
 # The server's refusal to create a trigger with binary logging on, without SUPER
 # (ER_BINLOG_CREATE_ROUTINE_NEED_SUPER).
-NEEDS_SUPER = 1419
 PRIVILEGE_ERRORS = frozenset({1044, 1142, 1227})  # database, table and global denials
 
 
@@ -197,7 +197,7 @@ def probe_privileges(cursor: Any) -> None:
     except pymysql.err.MySQLError as error:
         code = error.args[0] if error.args else None
         message = str(error.args[1]) if len(error.args) > 1 else str(error)
-        if code == NEEDS_SUPER:
+        if code == ER.BINLOG_CREATE_ROUTINE_NEED_SUPER:
             raise AccessDenied(
                 "MIGRATE_BLOCKING_DDL=online: pt-online-schema-change creates triggers, and with"
                 " binary logging on the server allows that only to a user with SUPER or when"

@@ -25,9 +25,14 @@ from typing import Protocol
 
 from migrator.core.upgrade import ProjectScripts, upgrade_database
 from migrator.db.connection import ConnectionSettings
-from migrator.errors import ExitStatus, Interrupted, MigratorError, ShardsFailed
+from migrator.errors import ExitStatus, Interrupted, ShardsFailed
 from migrator.process import interrupts
-from migrator.process.logs import fields_for_context, get_logger, shard_details_at_debug
+from migrator.process.logs import (
+    fields_for_context,
+    get_logger,
+    log_failure,
+    shard_details_at_debug,
+)
 from migrator.process.report import RunReport
 from migrator.settings.config import RunOptions
 from migrator.settings.target import Project
@@ -51,6 +56,7 @@ SEVERITY = (
     ExitStatus.LOCK_TIMEOUT,
     ExitStatus.DATABASE_UNREACHABLE,
     ExitStatus.DRIFT_DETECTED,
+    ExitStatus.SCHEMA_DRIFT,
     ExitStatus.PENDING_REVISIONS,
     ExitStatus.INTERRUPTED_SIGTERM,
     ExitStatus.INTERRUPTED_SIGINT,
@@ -346,19 +352,7 @@ def _failure(error: BaseException) -> int:
     if interrupts.was_cut() and interrupts.stop_requested():
         # Its session was cut by the signal while it waited: interrupted, not failed.
         return int(interrupts.interrupted().exit_status)
-    if isinstance(error, MigratorError):
-        log.error(
-            error.message,
-            extra={"exit_code": int(error.exit_status), "error": type(error).__name__},
-        )
-        return int(error.exit_status)
-    first_line = (str(error).strip().splitlines() or [""])[0]
-    log.error(
-        f"internal error: {type(error).__name__}: {first_line}",
-        exc_info=log.isEnabledFor(logging.DEBUG),
-        extra={"exit_code": int(ExitStatus.INTERNAL_ERROR), "error": type(error).__name__},
-    )
-    return int(ExitStatus.INTERNAL_ERROR)
+    return int(log_failure(error, traceback=log.isEnabledFor(logging.DEBUG)))
 
 
 def finish(outcomes: Sequence[Outcome], duration: float) -> None:

@@ -15,12 +15,10 @@ lock) is ended by cutting its session: :func:`cut_waiting_sessions`.
 from __future__ import annotations
 
 import signal
-import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 from migrator.errors import Interrupted
 from migrator.process.logs import get_logger
@@ -32,8 +30,8 @@ _settled = False
 _signalled = threading.Event()  # set with _pending, for threads that sleep
 _local = threading.local()  # per thread: holding, raised
 _deferring: set[int] = set()  # threads inside a revision, which a signal must not cut
-# Each thread's session that may be blocked in a wait, and whether it was cut.
-_sessions: dict[int, Any] = {}
+# How to cut each thread's session that may be blocked in a wait, and whether it was cut.
+_sessions: dict[int, Callable[[], None]] = {}
 _cut: set[int] = set()
 _state = threading.RLock()  # deferral decisions against cuts; reentrant for the handler
 
@@ -145,11 +143,11 @@ def deferred() -> Iterator[None]:
     checkpoint()
 
 
-def register_session(session: Any) -> None:
-    """Make ``session`` the one a signal cuts while this thread waits on it."""
+def register_session(cut: Callable[[], None]) -> None:
+    """Make ``cut`` (shutting a session down) what a signal does while this thread waits."""
     me = threading.get_ident()
     with _state:
-        _sessions[me] = session
+        _sessions[me] = cut
         _cut.discard(me)
 
 
@@ -170,16 +168,8 @@ def cut_waiting_sessions() -> None:
     """Cut the registered sessions of threads that are not inside a revision: their
     blocked reads end at once, and each thread reports Interrupted."""
     with _state:
-        for thread, session in list(_sessions.items()):
+        for thread, cut in list(_sessions.items()):
             if thread in _deferring:
                 continue
             _cut.add(thread)
-            cut_session(session)
-
-
-def cut_session(session: Any) -> None:
-    """Shut the session's socket down: a read blocked on it ends with "lost connection"."""
-    sock = getattr(session, "_sock", None)
-    if sock is not None:
-        with suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+            cut()

@@ -21,6 +21,8 @@ from types import MappingProxyType
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from migrator.errors import ExitStatus, Interrupted, MigratorError
+
 LOGGER_NAME = "migrator"
 MASK = "***"
 # Secrets shorter than this are not searched for: masking every "ab" would
@@ -33,6 +35,25 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "a
 
 def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
+
+
+def log_failure(error: BaseException, *, traceback: bool, hint: str = "") -> ExitStatus:
+    """Log the one line that reports a failed run (or shard) and return its exit status.
+
+    The runner's own errors say their message; anything else is an internal error,
+    named by its type and first line, with ``hint`` after it and the traceback if asked.
+    """
+    extra = {"error": type(error).__name__}
+    if isinstance(error, MigratorError | Interrupted):
+        get_logger().error(error.message, extra={"exit_code": int(error.exit_status), **extra})
+        return error.exit_status
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    get_logger().error(
+        f"internal error: {type(error).__name__}: {first_line}{hint}",
+        exc_info=traceback,
+        extra={"exit_code": int(ExitStatus.INTERNAL_ERROR), **extra},
+    )
+    return ExitStatus.INTERNAL_ERROR
 
 
 class Redactor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal
 
 from migrator.errors import ConfigError
 from migrator.settings.target import (
@@ -35,12 +35,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # a longer one is refused as a setting rather than by PyMySQL at the first login.
 MAX_TIMEOUT = 31_536_000
 
+# Each choice a setting offers, named once: the declarations and the CLI read them
+# from here (typing.get_args).
 LogFormat = Literal["auto", "text", "json"]
 UnknownRevisionPolicy = Literal["fail", "skip"]
 LockMode = Literal["get_lock", "none"]
 ShardFailurePolicy = Literal["stop", "continue"]
 ShardIsolation = Literal["thread", "process"]
 BlockingDdlPolicy = Literal["allow", "warn", "refuse", "online"]
+DriftPolicy = Literal["off", "warn", "fail"]
 
 
 @dataclass(frozen=True)
@@ -48,109 +51,103 @@ class RunOptions:
     """How a run that changes the database behaves."""
 
     runner: str  # who is running: namespace/pod (or host name) and process id
-    lock_timeout: float = 300
-    ddl_lock_timeout: int = 30
-    on_unknown_revision: UnknownRevisionPolicy = "fail"
-    use_lock: bool = True
-    blocking_ddl: BlockingDdlPolicy = "warn"
-    blocking_ddl_min_rows: int = 100_000
-    progress_interval: float = 10
+    lock_timeout: float
+    ddl_lock_timeout: int
+    on_unknown_revision: UnknownRevisionPolicy
+    use_lock: bool
+    blocking_ddl: BlockingDdlPolicy
+    blocking_ddl_min_rows: int
+    progress_interval: float
     online_tool: str | None = None  # pt-online-schema-change's path, under blocking_ddl online
+    drift: DriftPolicy = "off"
 
 
-class DerivedSettings:
-    """The values derived from the settings (mixed into migrator.settings.declarations.Settings)."""
+# The values derived from the settings: methods of migrator.settings.declarations.Settings.
 
-    def has_database(self) -> bool:
-        """Whether the default target is configured at all."""
-        settings = cast("Settings", self)
-        return any(
-            value is not None
-            for value in (settings.database_url, settings.database_url_file, settings.mysql_host)
+
+def has_database(settings: Settings) -> bool:
+    """Whether the default target is configured at all."""
+    return any(
+        value is not None
+        for value in (settings.database_url, settings.database_url_file, settings.mysql_host)
+    )
+
+
+def runner_name(settings: Settings, host_name: str) -> str:
+    """Who runs: `namespace/pod` as kubectl names a pod, the pod alone, or the host."""
+    if not settings.pod_name:
+        return host_name
+    if not settings.pod_namespace:
+        return settings.pod_name
+    return f"{settings.pod_namespace}/{settings.pod_name}"
+
+
+def pod_slice(settings: Settings) -> tuple[int, int] | None:
+    """(index, count) when several pods share the shards, else None."""
+    index = (
+        settings.shard_index if settings.shard_index is not None else settings.job_completion_index
+    )
+    if settings.shard_count is None:
+        if settings.shard_index is not None:
+            raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
+        return None
+    if index is None:
+        raise ConfigError("MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX")
+    return index, settings.shard_count
+
+
+def database_target(settings: Settings) -> DatabaseTarget:
+    """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
+
+    Both forms may be given only when they agree, so a stale `.env` cannot
+    silently redirect a run to another database.
+    """
+    url = _one_of(settings.database_url, settings.database_url_file, "DATABASE_URL", settings)
+    password = _one_of(
+        settings.mysql_password, settings.mysql_password_file, "MYSQL_PASSWORD", settings
+    )
+    parts = {
+        "MYSQL_HOST": settings.mysql_host,
+        "MYSQL_PORT": settings.mysql_port,
+        "MYSQL_USER": settings.mysql_user,
+        "MYSQL_DATABASE": settings.mysql_database,
+    }
+    if url is not None:
+        target = parse_database_url(url)
+        _require_agreement(target, parts, password, settings)
+        return target
+    if settings.mysql_host is None:
+        raise ConfigError(
+            "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
         )
+    if settings.mysql_database is None:
+        raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
+    # An empty value is a variable that was meant to be filled in (an unset
+    # ${VAR} in compose, say); PyMySQL would take an empty host for localhost.
+    for name, value in parts.items():
+        if value is not None and not value:
+            raise ConfigError(f"{name} is set but empty: give it a value or unset it")
+    check_host(settings.mysql_host, "MYSQL_HOST")
+    check_database_name(settings.mysql_database, "MYSQL_DATABASE")
+    return DatabaseTarget(
+        host=settings.mysql_host,
+        port=parse_port(settings.mysql_port, "MYSQL_PORT") if settings.mysql_port else DEFAULT_PORT,
+        user=settings.mysql_user or "root",
+        password=Secret(password or ""),
+        database=settings.mysql_database,
+    )
 
-    def runner_name(self, host_name: str) -> str:
-        """Who runs: `namespace/pod` as kubectl names a pod, the pod alone, or the host."""
-        settings = cast("Settings", self)
-        if not settings.pod_name:
-            return host_name
-        if not settings.pod_namespace:
-            return settings.pod_name
-        return f"{settings.pod_namespace}/{settings.pod_name}"
 
-    def pod_slice(self) -> tuple[int, int] | None:
-        """(index, count) when several pods share the shards, else None."""
-        settings = cast("Settings", self)
-        index = (
-            settings.shard_index
-            if settings.shard_index is not None
-            else settings.job_completion_index
-        )
-        if settings.shard_count is None:
-            if settings.shard_index is not None:
-                raise ConfigError("MIGRATE_SHARD_INDEX needs MIGRATE_SHARD_COUNT")
-            return None
-        if index is None:
-            raise ConfigError(
-                "MIGRATE_SHARD_COUNT needs MIGRATE_SHARD_INDEX or JOB_COMPLETION_INDEX"
-            )
-        return index, settings.shard_count
-
-    def database_target(self) -> DatabaseTarget:
-        """The database to migrate, from DATABASE_URL(_FILE) or the MYSQL_* parts.
-
-        Both forms may be given only when they agree, so a stale `.env` cannot
-        silently redirect a run to another database.
-        """
-        settings = cast("Settings", self)
-        url = _one_of(settings.database_url, settings.database_url_file, "DATABASE_URL", settings)
-        password = _one_of(
-            settings.mysql_password, settings.mysql_password_file, "MYSQL_PASSWORD", settings
-        )
-        parts = {
-            "MYSQL_HOST": settings.mysql_host,
-            "MYSQL_PORT": settings.mysql_port,
-            "MYSQL_USER": settings.mysql_user,
-            "MYSQL_DATABASE": settings.mysql_database,
-        }
-        if url is not None:
-            target = parse_database_url(url)
-            _require_agreement(target, parts, password, settings)
-            return target
-        if settings.mysql_host is None:
-            raise ConfigError(
-                "no database configured: set DATABASE_URL, or MYSQL_HOST and MYSQL_DATABASE"
-            )
-        if settings.mysql_database is None:
-            raise ConfigError("MYSQL_DATABASE is not set: name the database to migrate")
-        # An empty value is a variable that was meant to be filled in (an unset
-        # ${VAR} in compose, say); PyMySQL would take an empty host for localhost.
-        for name, value in parts.items():
-            if value is not None and not value:
-                raise ConfigError(f"{name} is set but empty: give it a value or unset it")
-        check_host(settings.mysql_host, "MYSQL_HOST")
-        check_database_name(settings.mysql_database, "MYSQL_DATABASE")
-        return DatabaseTarget(
-            host=settings.mysql_host,
-            port=parse_port(settings.mysql_port, "MYSQL_PORT")
-            if settings.mysql_port
-            else DEFAULT_PORT,
-            user=settings.mysql_user or "root",
-            password=Secret(password or ""),
-            database=settings.mysql_database,
-        )
-
-    def shadow_target(self) -> DatabaseTarget | None:
-        """Where autogenerate may create its shadow database, when not next to the target."""
-        settings = cast("Settings", self)
-        if settings.shadow_database_url is None:
-            return None
-        try:
-            return parse_database_url(settings.shadow_database_url.get_secret_value())
-        except ConfigError as error:
-            raise ConfigError(
-                str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
-            ) from None
+def shadow_target(settings: Settings) -> DatabaseTarget | None:
+    """Where autogenerate may create its shadow database, when not next to the target."""
+    if settings.shadow_database_url is None:
+        return None
+    try:
+        return parse_database_url(settings.shadow_database_url.get_secret_value())
+    except ConfigError as error:
+        raise ConfigError(
+            str(error).replace("DATABASE_URL", "MIGRATE_SHADOW_DATABASE_URL")
+        ) from None
 
 
 def _one_of(value: Secret | None, file: Path | None, name: str, settings: Settings) -> str | None:

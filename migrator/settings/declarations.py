@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, get_args
 
+from migrator.settings import config
 from migrator.settings.config import (
     MAX_TIMEOUT,
     PROJECT_ROOT,
     BlockingDdlPolicy,
-    DerivedSettings,
+    DriftPolicy,
     LockMode,
     LogFormat,
     ShardFailurePolicy,
@@ -80,9 +81,11 @@ class Integer(Kind):
 
 
 class Choice(Kind):
-    def __init__(self, *options: str) -> None:
-        super().__init__(Literal[options])
-        self.options = options
+    """One of the values of a ``Literal`` (:mod:`migrator.settings.config` names them)."""
+
+    def __init__(self, choices: Any) -> None:
+        super().__init__(choices)
+        self.options: tuple[str, ...] = get_args(choices)
 
     def parse(self, text: str) -> str:
         if text not in self.options:
@@ -145,7 +148,7 @@ def setting(variable: str, default: Any, kind: Kind, shown_default: str, meaning
 
 
 @dataclass(frozen=True)
-class Settings(DerivedSettings):
+class Settings:
     """Every setting the runner reads; the configuration table lists them in order."""
 
     database_url: Secret | None = setting(
@@ -261,13 +264,22 @@ class Settings(DerivedSettings):
     blocking_ddl: BlockingDdlPolicy = setting(
         "MIGRATE_BLOCKING_DDL",
         "warn",
-        Choice("allow", "warn", "refuse", "online"),
+        Choice(BlockingDdlPolicy),
         "`warn`",
         "What `upgrade` and `downgrade` do with a statement that would block writes on a big "
         "table: `allow` (run it), `warn` (log it with the table's size, then run it), "
         "`refuse` (exit 11 before the revision runs) or `online` (run it through "
         "pt-online-schema-change, which copies the table without blocking writes). See"
         " [Big tables](/docs/big-tables.md#the-guard).",
+    )
+    drift: DriftPolicy = setting(
+        "MIGRATE_DRIFT",
+        "off",
+        Choice(DriftPolicy),
+        "`off`",
+        "At pod start, compare the live schema's fingerprint with the one stored when the "
+        "runner last migrated the database: `off`, `warn` (one warning line) or `fail` "
+        "(exit 12 before any revision runs). See [Drift](/docs/drift.md#at-pod-start).",
     )
     blocking_ddl_min_rows: int = setting(
         "MIGRATE_BLOCKING_DDL_MIN_ROWS",
@@ -295,7 +307,7 @@ class Settings(DerivedSettings):
     on_unknown_revision: UnknownRevisionPolicy = setting(
         "MIGRATE_ON_UNKNOWN_REVISION",
         "fail",
-        Choice("fail", "skip"),
+        Choice(UnknownRevisionPolicy),
         "`fail`",
         "`fail` (exit 8) or `skip` (log a warning, exit 0, touch nothing) when the database "
         "is at a revision this image does not know — a rollback to an older image.",
@@ -303,7 +315,7 @@ class Settings(DerivedSettings):
     lock_mode: LockMode = setting(
         "MIGRATE_LOCK",
         "get_lock",
-        Choice("get_lock", "none"),
+        Choice(LockMode),
         "`get_lock`",
         "`get_lock`, or `none` where the server refuses `GET_LOCK` (some Galera/PXC setups, "
         "exit 5 otherwise) and the caller guarantees a single runner.",
@@ -326,7 +338,7 @@ class Settings(DerivedSettings):
     shard_isolation: ShardIsolation = setting(
         "MIGRATE_SHARD_ISOLATION",
         "thread",
-        Choice("thread", "process"),
+        Choice(ShardIsolation),
         "`thread`",
         "`thread` (every shard in this process) or `process` (a child process per shard, for "
         "revisions with process-wide side effects).",
@@ -334,7 +346,7 @@ class Settings(DerivedSettings):
     on_shard_failure: ShardFailurePolicy = setting(
         "MIGRATE_ON_SHARD_FAILURE",
         "stop",
-        Choice("stop", "continue"),
+        Choice(ShardFailurePolicy),
         "`stop`",
         "`stop` starting shards after the first failure, or `continue` and report all.",
     )
@@ -377,7 +389,7 @@ class Settings(DerivedSettings):
     log_format: LogFormat = setting(
         "MIGRATE_LOG_FORMAT",
         "auto",
-        Choice("auto", "text", "json"),
+        Choice(LogFormat),
         "`auto`",
         "`auto`, `text` or `json`; `auto` is text on a terminal and JSON lines otherwise.",
     )
@@ -417,6 +429,13 @@ class Settings(DerivedSettings):
 
     def origin(self, variable: str) -> str:
         return self.origins.get(variable, "the environment")
+
+    # The values derived from the settings, computed by migrator.settings.config.
+    has_database = config.has_database
+    runner_name = config.runner_name
+    pod_slice = config.pod_slice
+    database_target = config.database_target
+    shadow_target = config.shadow_target
 
 
 def declarations() -> list[Declaration]:

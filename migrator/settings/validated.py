@@ -23,9 +23,8 @@ from migrator.settings.target import Secret
 
 
 class _Environment(BaseSettings):
+    # No env_file: the `.env` file's values are read here (from_env_file) and passed in.
     model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=True,
         validate_default=True,
@@ -116,7 +115,7 @@ def load_settings(
     _refuse_empty_paths({**environ, **file_values})
     try:
         model: Any = environment_model()  # its fields are only known at run time
-        read = model(_env_file=None, **file_values)
+        read = model(**file_values)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
     values: dict[str, Any] = {

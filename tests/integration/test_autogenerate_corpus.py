@@ -827,15 +827,23 @@ def run_case(
     assert upgraded.code == 0, upgraded.stderr + source
     checked = migrate("check", **after)
     assert checked.code == 0, checked.stderr + source
+    assert_no_drift(migrate, after, source)
     assert reflect(database.url) == built_by_create_all(case.after, database), source
 
     downgraded = migrate("downgrade", "-1", **after)
     assert downgraded.code == 0, downgraded.stderr + source
     assert reflect(database.url) == reflected_before, source
+    assert_no_drift(migrate, after, source)  # at the previous revision, replayed to it
 
     again = migrate("upgrade", **after)
     assert again.code == 0, again.stderr + source
     assert migrate("check", **after).code == 0
+
+
+def assert_no_drift(migrate: Migrate, settings: dict[str, str], source: str) -> None:
+    """Issue 25's bar: a database the migrations built is never reported as drifted."""
+    drifted = migrate("drift", **settings)
+    assert drifted.code == 0, drifted.stdout + drifted.stderr + source
 
 
 def params(cases: list[Case]) -> list[Any]:

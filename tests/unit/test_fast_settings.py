@@ -43,6 +43,7 @@ SAMPLES: dict[str, Samples] = {
     "MIGRATE_DDL_LOCK_TIMEOUT": INTEGERS_FROM_1,
     "MIGRATE_HEAD_TIMEOUT": NUMBERS,
     "MIGRATE_BLOCKING_DDL": (["allow", "warn", "refuse"], ["Refuse", "", "block"]),
+    "MIGRATE_DRIFT": (["off", "warn", "fail"], ["Fail", "", "on"]),
     "MIGRATE_BLOCKING_DDL_MIN_ROWS": INTEGERS_FROM_0,
     "MIGRATE_PROGRESS_INTERVAL": (["1", "10", "2.5"], ["0", "0.5", "-1", "", "1e3"]),
     "MIGRATE_ON_UNKNOWN_REVISION": (["fail", "skip"], ["Skip", "", "ignore"]),
