@@ -20,6 +20,7 @@ import pytest
 from pymysql.constants import CLIENT, CR
 
 from migrator.db.driver_compat import TimedConnection, io_timeout, set_io_timeout, shut_down
+from tests.support.polling import wait_until
 
 SALT = b"abcdefgh" + b"ijklmnopqrst"
 CAPABILITIES = (
@@ -127,13 +128,6 @@ def _in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[BaseExce
     return thread, errors
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never became true"
-        time.sleep(POLL)
-
-
 def test_the_stand_in_server_logs_in_and_answers(stand_in: StandIn) -> None:
     connection = _login(stand_in)
     try:
@@ -153,7 +147,11 @@ def test_an_unbounded_read_shows_as_blocked_and_shut_down_ends_it(stand_in: Stan
     sent = stand_in.received
     thread, errors = _in_thread(lambda: connection.query("DO SLEEP(60)"))
     # Once the statement is out, the session waits for the answer.
-    _wait_until(lambda: stand_in.received > sent and connection.blocked_since is not None)
+    wait_until(
+        lambda: stand_in.received > sent and connection.blocked_since is not None,
+        timeout=10,
+        message="the statement never blocked the session",
+    )
     shut_down(connection)
     thread.join(timeout=10)
     assert not thread.is_alive()
@@ -196,7 +194,11 @@ def test_an_unbounded_write_shows_as_blocked_and_shut_down_ends_it(stand_in: Sta
     stand_in.mode = "stalled"
     statement = "SELECT '" + "x" * 8_000_000 + "'"  # more than the socket buffers hold
     thread, errors = _in_thread(lambda: connection.query(statement))
-    _wait_until(lambda: connection.blocked_since is not None)
+    wait_until(
+        lambda: connection.blocked_since is not None,
+        timeout=10,
+        message="the write never blocked the session",
+    )
     shut_down(connection)
     thread.join(timeout=10)
     assert not thread.is_alive()
