@@ -18,11 +18,12 @@ from typing import Any
 import pytest
 
 from migrator.db.marker import MARKER_TABLE
-from tests.conftest import Result, ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
 from tests.integration.test_autogenerate_corpus import ForkedMigrate
 from tests.support.forked_runner import Zygote
 from tests.support.live import live_checksum
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.runner import Result
+from tests.support.servers import ScratchDatabase
 
 FIRST = [
     "CREATE TABLE users (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,"

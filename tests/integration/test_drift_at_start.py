@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, sql
+from tests.support.migrations import Migrate, MigrationsDir, sql
+from tests.support.servers import ScratchDatabase
 
 FINGERPRINT_TABLE = "migrator_schema_fingerprint"
 CHANGED = "the live schema changed since the runner last migrated it"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import ScratchDatabase
-from tests.integration.conftest import Migrate, MigrationsDir, shard_template, sql
+from tests.support.migrations import Migrate, MigrationsDir, shard_template, sql
+from tests.support.servers import ScratchDatabase
 
 SHARDS = 200
 DRIFTED = {17: "index", 112: "column", 199: "table"}
