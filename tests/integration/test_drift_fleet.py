@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.migrations import Migrate, MigrationsDir, shard_template, sql
 from tests.support.servers import ScratchDatabase
 
@@ -30,6 +32,9 @@ def inventory_migrations(tmp_path: Path) -> MigrationsDir:
     return game
 
 
+# Making, migrating and dropping 200 databases takes minutes on two shared cores; the
+# suite's 300 s default covers setup and teardown too.
+@pytest.mark.timeout(900)
 def test_two_hundred_shards_three_drifted_each_named_and_the_rest_clean(
     migrate: Migrate, shards: list[ScratchDatabase], tmp_path: Path
 ) -> None:
