@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pymysql
 
+from tests.support.polling import wait_until
 from tests.support.servers import ScratchDatabase
 from tests.support.unavailable import unavailable
 
@@ -121,6 +123,29 @@ def children_of(pid: int) -> set[int]:
             if int(fields[1]) == pid:
                 children.add(int(entry.name))
     return children
+
+
+def process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of ``pid`` (R, S, D, T, Z, ...); None once it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def freeze(pid: int) -> bool:
+    """SIGSTOP ``pid`` and wait until it is stopped. False when it was exiting instead: a
+    process that has ended but is not yet reaped takes the signal and goes on ending."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    wait_until(
+        lambda: process_state(pid) in {"T", "t", "Z", "X", None},
+        timeout=30,
+        message=f"process {pid} did not stop",
+    )
+    return process_state(pid) in {"T", "t"}
 
 
 def leftovers(database: ScratchDatabase, table: str = "big") -> list[str]:
