@@ -32,6 +32,7 @@ from migrator.db.lock import left_behind
 from migrator.drift.compare import compare
 from migrator.drift.fingerprint import FORMAT, fingerprint, read_stored, store
 from migrator.drift.normalise import Schema, normalise
+from migrator.drift.quick_print import quick_print
 from migrator.drift.report import DatabaseDrift
 from migrator.drift.snapshot import database_defaults, read_raw_schema
 from migrator.errors import (
@@ -295,13 +296,15 @@ def _record(compared: Compared, live: _Live) -> None:
     try:
         with closing(wait_for_database(settings)) as connection:
             stored = read_stored(connection)
-            if stored is not None and (stored.revision, stored.format, stored.fingerprint) == (
-                revision,
-                FORMAT,
-                live.fingerprint,
-            ):
+            name = settings.target.database
+            if stored is not None and (
+                stored.revision,
+                stored.format,
+                stored.fingerprint,
+                stored.quick_print,
+            ) == (revision, FORMAT, live.fingerprint, quick_print(connection, name)):
                 return
-            store(connection, revision, live.fingerprint)
+            store(connection, name, revision, live.fingerprint)
     except pymysql.err.MySQLError as error:
         if error_code(error) not in ACCESS_ERRORS:
             raise

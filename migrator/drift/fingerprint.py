@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 import pymysql
 
 from migrator.db.marker import FINGERPRINT_TABLE
-from migrator.drift.normalise import Schema, normalise
-from migrator.drift.snapshot import read_raw_schema
+from migrator.drift.quick_print import quick_print
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from migrator.drift.normalise import Schema
 
 # Bumped whenever normalisation changes: a fingerprint of another format is not compared.
 FORMAT = 1
@@ -33,9 +34,12 @@ CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (
     revision VARCHAR(255) NOT NULL,
     format SMALLINT NOT NULL,
     fingerprint CHAR(64) NOT NULL,
+    quick_print CHAR(64) NOT NULL,
     stored_at DATETIME(6) NOT NULL,
     PRIMARY KEY (id)
 )"""
+_COLUMNS = "revision, format, fingerprint, quick_print, stored_at"
+_READ = f"SELECT {_COLUMNS} FROM {FINGERPRINT_TABLE} WHERE id = 1"  # noqa: S608 - constants
 
 
 def _plain(value: Any) -> Any:
@@ -61,6 +65,11 @@ def fingerprint(schema: Schema) -> str:
 
 def live_fingerprint(connection: pymysql.Connection[Any], database: str) -> tuple[Schema, str]:
     """``database``'s normalised schema as it is now, and its fingerprint."""
+    # Imported here: MIGRATE_DRIFT's check on the no-op path needs them only when the
+    # quick print differs, and normalising's patterns cost milliseconds to compile.
+    from migrator.drift.normalise import normalise
+    from migrator.drift.snapshot import read_raw_schema
+
     schema = normalise(read_raw_schema(connection, database))
     return schema, fingerprint(schema)
 
@@ -72,6 +81,7 @@ class StoredFingerprint:
     revision: str  # alembic_version's rows, comma-separated
     format: int  # how the schema was normalised (FORMAT when this runner stored it)
     fingerprint: str
+    quick_print: str  # this server's print of the same schema, see quick_print.py
     stored_at: datetime
 
 
@@ -79,10 +89,7 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
     """The stored fingerprint; None when there is none (or no table). Ends its transaction."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT revision, format, fingerprint, stored_at FROM {FINGERPRINT_TABLE}"  # noqa: S608
-                " WHERE id = 1"
-            )
+            cursor.execute(_READ)
             row = cursor.fetchone()
     except pymysql.err.ProgrammingError as error:
         if error.args[0] != NO_SUCH_TABLE:
@@ -90,17 +97,22 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
         row = None
     finally:
         connection.rollback()
-    return StoredFingerprint(str(row[0]), int(row[1]), str(row[2]), row[3]) if row else None
+    if row is None:
+        return None
+    return StoredFingerprint(str(row[0]), int(row[1]), str(row[2]), str(row[3]), row[4])
 
 
-def store(connection: pymysql.Connection[Any], revision: str, value: str) -> None:
-    """Record ``value`` as the schema's fingerprint at ``revision``, replacing any other."""
+def store(connection: pymysql.Connection[Any], database: str, revision: str, value: str) -> None:
+    """Record ``value`` as the schema's fingerprint at ``revision``, with this server's quick
+    print of the schema, replacing any other."""
     with connection.cursor() as cursor:
         cursor.execute(_CREATE_TABLE)
+    printed = quick_print(connection, database)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"REPLACE INTO {FINGERPRINT_TABLE}"  # noqa: S608 - a constant name
-            " (id, revision, format, fingerprint, stored_at)"
-            " VALUES (1, %s, %s, %s, UTC_TIMESTAMP(6))",
-            (revision, FORMAT, value),
+            " (id, revision, format, fingerprint, quick_print, stored_at)"
+            " VALUES (1, %s, %s, %s, %s, UTC_TIMESTAMP(6))",
+            (revision, FORMAT, value, printed),
         )
     connection.commit()

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 from migrator.db import marker
-from migrator.drift.fingerprint import FORMAT, live_fingerprint, read_stored, store
+from migrator.drift.fingerprint import (
+    FORMAT,
+    StoredFingerprint,
+    live_fingerprint,
+    read_stored,
+    store,
+)
+from migrator.drift.quick_print import quick_print
 from migrator.errors import SchemaDrift
 from migrator.process.logs import get_logger
 
@@ -41,6 +48,29 @@ def check_at_start(connection: pymysql.Connection[Any], database: str, policy: D
         return False  # the full path says what to do about a revision half-applied
     revision = ",".join(current or ())
     stored = read_stored(connection)
+    if (
+        stored is not None
+        and (stored.format, stored.revision) == (FORMAT, revision)
+        and stored.quick_print == quick_print(connection, database)
+    ):
+        # The same rows as when the print was stored: the same schema, for one query.
+        log.debug(
+            "MIGRATE_DRIFT: the schema is as the runner left it", extra={"revision": revision}
+        )
+        return True
+    return _compare_in_full(connection, database, policy, stored, revision)
+
+
+def _compare_in_full(
+    connection: pymysql.Connection[Any],
+    database: str,
+    policy: DriftPolicy,
+    stored: StoredFingerprint | None,
+    revision: str,
+) -> bool:
+    """The schema read and normalised in full, against the stored fingerprint: the quick
+    print differed, or none was stored, and a server upgrade may print an unchanged
+    schema differently."""
     schema, live = live_fingerprint(connection, database)
     if stored is None:
         # An empty database is what the migrations make from nothing.
@@ -84,4 +114,4 @@ def store_after_migration(connection: pymysql.Connection[Any], database: str) ->
     if running is not None:
         return
     _, live = live_fingerprint(connection, database)
-    store(connection, ",".join(current or ()), live)
+    store(connection, database, ",".join(current or ()), live)

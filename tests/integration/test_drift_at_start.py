@@ -104,3 +104,37 @@ def test_the_noop_with_drift_on_imports_no_sqlalchemy_alembic_or_pydantic(
     assert "import 'sqlalchemy'" not in imported
     assert "import 'alembic'" not in imported
     assert "import 'pydantic'" not in imported
+
+
+def test_an_unchanged_schema_is_judged_by_its_quick_print_without_reading_it_in_full(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    """One query on the no-op path: normalising (the full read) is not even imported."""
+    two_revisions(migrations)
+    assert migrate(MIGRATE_DRIFT="warn").code == 0
+    database.execute("INSERT INTO inventory VALUES (1, 5)")  # data, statistics: not schema
+    database.execute("ANALYZE TABLE inventory")
+
+    result = migrate(MIGRATE_DRIFT="fail", MIGRATE_DEBUG="1", PYTHONVERBOSE="1")
+
+    assert result.code == 0, result.stderr[-2000:]
+    assert "the schema is as the runner left it" in result.stderr
+    assert "import 'migrator.drift.normalise'" not in result.stderr
+
+
+def test_a_quick_print_this_server_no_longer_makes_falls_back_to_the_full_comparison(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    """A server upgrade may print an unchanged schema differently: that is not drift."""
+    two_revisions(migrations)
+    assert migrate(MIGRATE_DRIFT="fail").code == 0
+    database.execute(f"UPDATE {FINGERPRINT_TABLE} SET quick_print = REPEAT('0', 64)")
+
+    unchanged = migrate(MIGRATE_DRIFT="fail", MIGRATE_DEBUG="1", PYTHONVERBOSE="1")
+    database.execute("ALTER TABLE players MODIFY name VARCHAR(41)")
+    changed = migrate(MIGRATE_DRIFT="fail")
+
+    assert unchanged.code == 0, unchanged.stderr[-2000:]
+    assert "import 'migrator.drift.normalise'" in unchanged.stderr  # compared in full
+    assert CHANGED not in unchanged.stderr
+    assert changed.code == 12, changed.stderr
