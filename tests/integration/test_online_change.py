@@ -228,6 +228,26 @@ def test_a_small_change_online_keeps_rows_and_ends_as_a_plain_alter_would(
     assert password not in result.output + termination.read_text()
 
 
+def test_a_downgrade_is_held_to_the_same_policy(
+    migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase
+) -> None:
+    """The docs' promise: a blocking statement of a downgrade goes through the tool too."""
+    big_table(migrate, migrations, database, 5000)
+    to_int = TO_BIGINT.replace("BIGINT", "INT")
+    migrations.add("b2", "b1", upgrade=[sql(TO_BIGINT)], downgrade=[sql(to_int)])
+    assert migrate("upgrade", MIGRATE_BLOCKING_DDL="allow").code == 0
+    before = original_rows(database, 5000)
+
+    result = migrate("downgrade", "b1", **ONLINE, MIGRATE_BLOCKING_DDL_MIN_ROWS="1000")
+
+    assert result.code == 0, result.stderr
+    assert any(message.startswith("changed big online") for message in result.messages())
+    assert column_type(database, "a") == "int"
+    assert original_rows(database, 5000) == before
+    assert leftovers(database) == []
+    assert database.version() == {"b1"}
+
+
 # --- Kills ----------------------------------------------------------------------------
 
 KILL_ROWS = 200_000
