@@ -9,6 +9,7 @@ written with the driver alone (the no-op upgrade reads it without SQLAlchemy).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -42,14 +43,24 @@ _COLUMNS = "revision, format, fingerprint, quick_print, stored_at"
 _READ = f"SELECT {_COLUMNS} FROM {FINGERPRINT_TABLE} WHERE id = 1"  # noqa: S608 - constants
 
 
+@functools.cache
+def _compared_fields(kind: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass that comparisons look at; None for any other type."""
+    if not dataclasses.is_dataclass(kind):
+        return None
+    return tuple(item.name for item in dataclasses.fields(kind) if item.compare)
+
+
 def _plain(value: Any) -> Any:
-    """``value`` as JSON-able data, with only the fields a comparison looks at."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            item.name: _plain(getattr(value, item.name))
-            for item in dataclasses.fields(value)
-            if item.compare
-        }
+    """``value`` as JSON-able data, with only the fields a comparison looks at.
+
+    A fleet's drift runs this once per database, on every object of its schema: the
+    field lists are looked up once per type."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    names = _compared_fields(type(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
