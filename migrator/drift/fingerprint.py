@@ -9,7 +9,6 @@ written with the driver alone (the no-op upgrade reads it without SQLAlchemy).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -43,12 +42,18 @@ _COLUMNS = "revision, format, fingerprint, quick_print, stored_at"
 _READ = f"SELECT {_COLUMNS} FROM {FINGERPRINT_TABLE} WHERE id = 1"  # noqa: S608 - constants
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
 def _compared_fields(kind: type) -> tuple[str, ...] | None:
     """The fields of a dataclass that comparisons look at; None for any other type."""
-    if not dataclasses.is_dataclass(kind):
-        return None
-    return tuple(item.name for item in dataclasses.fields(kind) if item.compare)
+    if kind not in _FIELDS:
+        _FIELDS[kind] = (
+            tuple(item.name for item in dataclasses.fields(kind) if item.compare)
+            if dataclasses.is_dataclass(kind)
+            else None
+        )
+    return _FIELDS[kind]
 
 
 def _plain(value: Any) -> Any:
