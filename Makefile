@@ -41,7 +41,7 @@ TEST_SERVERS ?= mysql97 mariadb118
 
 .PHONY: help install install-runtime lock migrate revision check status downgrade history heads \
 	sql stamp baseline plan test test-unit test-integration test-e2e test-servers servers servers-down \
-	lint format image up down logs compose-revision offline-images bench
+	lint format image up down logs compose-revision offline-images bench bench-online
 
 # Variables that help texts mention, shown with their values by `make help`.
 HELP_VARIABLES := IMAGE PYTHON_IMAGE MYSQL_IMAGE TEST_SERVERS TEST_WORKERS
@@ -147,6 +147,15 @@ bench: install ## Compare with plain Alembic, dbmate and a PyMySQL floor; drift 
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/fleet.py --markdown bench/results.md $(FLEET_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/drift.py --markdown bench/results.md $(DRIFT_ARGS)
 	PYTHONPATH=$(CURDIR) $(BIN)/python bench/online.py --markdown bench/results.md
+
+bench-online: install servers ## INT to BIGINT on 1,000,000 rows, plain ALTER against online, on TEST_DATABASE_URL's server and TEST_SERVERS
+	PYTHONPATH=$(CURDIR) $(BIN)/python bench/online.py --markdown bench/results.md
+	@set -a; eval "$$($(SERVERS) env)"; set +a; \
+	for name in $(TEST_SERVERS); do \
+		variable="TEST_DATABASE_URL_$${name^^}"; \
+		TEST_DATABASE_URL="$${!variable}" PYTHONPATH=$(CURDIR) \
+			$(BIN)/python bench/online.py --markdown bench/results.md || exit 1; \
+	done
 
 lint: install ## ruff (lint and format check), mypy --strict, import-linter's layers, hadolint
 	$(BIN)/ruff check .

@@ -169,7 +169,11 @@ def main() -> None:
         ("online: writer's longest insert", f"{online[1]:.2f} s"),
         ("ratio wall time online / plain (target <= 3)", f"{online[0] / plain[0]:.2f}"),
     ]
-    header = f"{os.cpu_count()} cores, {family} {version}, INT to BIGINT on {ROWS:,} rows, one run"
+    load = os.getloadavg()[0]
+    header = (
+        f"{os.cpu_count()} cores, {family} {version}, INT to BIGINT on {ROWS:,} rows, one run,"
+        f" load average {load:.1f} at the end"
+    )
     report(header, rows, args.markdown, heading=f"Online changes: {family} {version}")
 
 
