@@ -14,10 +14,11 @@ lock) is ended by cutting its session: :func:`cut_waiting_sessions`.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 from migrator.errors import Interrupted
@@ -27,7 +28,13 @@ log = get_logger()
 
 _pending: int | None = None
 _settled = False
-_signalled = threading.Event()  # set with _pending, for threads that sleep
+_signalled = threading.Event()  # set soon after _pending, for threads that sleep
+_announce: int | None = None  # a signal the run defers, for the herald to log
+# The handler only assigns variables and writes a byte here: it runs between any two
+# bytecodes of the main thread, which may be inside a log write (a nested write to the
+# same buffered stream raises) or may hold the lock of _signalled (taking it again would
+# hang). A thread, the herald, does the rest: it sets _signalled and logs.
+_wake: tuple[int, int] | None = None
 _local = threading.local()  # per thread: holding, raised
 _deferring: set[int] = set()  # threads inside a revision, which a signal must not cut
 # How to cut each thread's session that may be blocked in a wait, and whether it was cut.
@@ -38,9 +45,13 @@ _state = threading.RLock()  # deferral decisions against cuts; reentrant for the
 
 def install() -> None:
     """Make SIGTERM and SIGINT raise Interrupted (PID 1 in a container has no default)."""
-    global _pending, _settled
-    _pending, _settled = None, False
+    global _pending, _settled, _announce, _wake  # noqa: PLW0603
+    _pending, _settled, _announce = None, False, None
     _signalled.clear()
+    if _wake is None:
+        _wake = os.pipe()
+        os.set_blocking(_wake[1], False)  # a full pipe already holds a wake-up
+        threading.Thread(target=_herald, args=(_wake[0],), name="signals", daemon=True).start()
     _local.holding = _local.raised = False
     _deferring.clear()
     signal.signal(signal.SIGTERM, _handle)
@@ -73,20 +84,36 @@ def interrupted() -> Interrupted:
     return Interrupted(_pending if _pending is not None else signal.SIGTERM)
 
 
+def _herald(wake: int) -> None:
+    """Wake the sleeping threads and log, for the signal handler, outside it."""
+    global _announce
+    while os.read(wake, 64):
+        if _pending is not None:
+            _signalled.set()
+        announced, _announce = _announce, None
+        if announced is not None:
+            log.warning(
+                "signal received: stopping after the current revision",
+                extra={"signal": signal.Signals(announced).name},
+            )
+
+
+def _wake_herald() -> None:
+    if _wake is not None:
+        with suppress(BlockingIOError):  # the pipe is full: the herald is awake already
+            os.write(_wake[1], b"!")
+
+
 def _handle(signum: int, _frame: FrameType | None) -> None:
-    global _pending  # noqa: PLW0603
+    global _pending, _announce  # noqa: PLW0603
     if _settled:
         return
     if _pending is None:
         _pending = signum
-        _signalled.set()
-    if getattr(_local, "holding", False):
-        return
-    if threading.get_ident() in _deferring:
-        log.warning(
-            "signal received: stopping after the current revision",
-            extra={"signal": signal.Signals(signum).name},
-        )
+    if threading.get_ident() in _deferring and not getattr(_local, "holding", False):
+        _announce = signum
+    _wake_herald()
+    if getattr(_local, "holding", False) or threading.get_ident() in _deferring:
         return
     if not getattr(_local, "raised", False):
         # Raise once; a second signal during cleanup must not cut the cleanup short.

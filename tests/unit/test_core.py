@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,8 +14,7 @@ from migrator.autogenerate.review import describe_diff
 from migrator.core.apply import _Progress
 from migrator.db.connection import MAX_BACKOFF, ConnectionSettings, wait_for_database
 from migrator.db.lock import MAX_LOCK_NAME, lock_name
-from migrator.errors import DatabaseUnreachable, Interrupted, ScriptError
-from migrator.process import interrupts
+from migrator.errors import DatabaseUnreachable, ScriptError
 from migrator.settings.target import parse_database_url
 
 
@@ -61,35 +57,6 @@ def test_lock_names_fit_mysqls_limit() -> None:
     long_name = lock_name("x" * 64)
     assert len(long_name) == MAX_LOCK_NAME
     assert long_name != lock_name("x" * 63 + "y")
-
-
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    interrupts.install()
-    yield
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
-
-
-@pytest.mark.usefixtures("handlers")
-def test_a_signal_outside_a_revision_interrupts_at_once() -> None:
-    with pytest.raises(Interrupted) as caught:
-        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill() returns
-
-    assert caught.value.exit_status == 143
-
-
-@pytest.mark.usefixtures("handlers")
-def test_a_signal_during_a_revision_waits_for_its_end() -> None:
-    finished = False
-    with pytest.raises(Interrupted) as caught, interrupts.deferred():  # noqa: PT012
-        # The block stands for a revision: it runs to its end despite the signal.
-        os.kill(os.getpid(), signal.SIGINT)
-        finished = True
-
-    assert finished
-    assert caught.value.exit_status == 130
 
 
 def test_describe_diff_names_the_objects() -> None:
