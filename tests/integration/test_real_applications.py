@@ -54,6 +54,12 @@ APPLICATIONS = {
         "migrations/versions",
         "buildbot.db",
     ),
+    "placement": Application(
+        "openstack-placement",
+        "placement.db.sqlalchemy.models:BASE.metadata",
+        "alembic/versions",
+        "placement.db.sqlalchemy",
+    ),
 }
 
 
@@ -99,6 +105,7 @@ def test_check_is_clean_on_a_real_application_built_by_its_models(
 # migrations alone cannot build it on any server.
 DRIFT_DESTINATIONS = {
     "optuna": pytest.param("optuna", "v1.3.0.a", id="optuna"),
+    "placement": pytest.param("placement", "head", id="placement"),
     "buildbot": pytest.param(
         "buildbot",
         "head",
