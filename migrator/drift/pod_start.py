@@ -8,19 +8,19 @@ after an upgrade that started from such a schema (or from an empty database).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from migrator.db import marker
 from migrator.drift.fingerprint import FORMAT, live_fingerprint, read_stored, store
 from migrator.errors import SchemaDrift
 from migrator.process.logs import get_logger
+from migrator.settings.config import DriftPolicy
 
 if TYPE_CHECKING:
     import pymysql
 
 log = get_logger()
 
-DriftPolicy = Literal["off", "warn", "fail"]
 REMEDY = (
     "run `drift` to see what differs; then write a revision that makes it official,"
     " or revert the manual change"
