@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db.marker import FINGERPRINT_TABLE
 from migrator.drift.normalise import Schema, normalise
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 # Bumped whenever normalisation changes: a fingerprint of another format is not compared.
 FORMAT = 1
-NO_SUCH_TABLE = 1146
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (
@@ -85,7 +85,7 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
             )
             row = cursor.fetchone()
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         row = None
     finally:
