@@ -25,6 +25,9 @@ SETTINGS_HELP = """settings (environment variables, then .env in the working dir
   the other settings (timeouts, lock, shards, logs): docs/configuration.md
 """
 
+# What `plan` and `drift` print: text for a person, JSON for a program.
+OUTPUT_FORMATS = ("text", "json")
+
 # Made from ExitStatus: a status added there is listed here.
 EXIT_CODES_HELP = "exit codes:\n" + "".join(
     f"  {int(status):<3} {EXIT_STATUS_MEANINGS[status]}\n" for status in ExitStatus
@@ -119,13 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         " the server will take for it (reads the database; runs them on an empty copy)",
     )
     plan.add_argument("revision", nargs="?", default="head", help="destination (default head)")
-    plan.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    plan.add_argument("--format", choices=OUTPUT_FORMATS, default="text", help="default text")
     drift = add_command(
         "drift",
         help="exit 12 if a live schema is not what its migrations produce at its recorded"
         " revision (reads the databases; replays the migrations on a shadow database)",
     )
-    drift.add_argument("--format", choices=("text", "json"), default="text", help="default text")
+    drift.add_argument("--format", choices=OUTPUT_FORMATS, default="text", help="default text")
     sql = add_command("sql", help="print the DDL of a revision range (no database)")
     sql.add_argument(
         "range", nargs="?", default="head", help="START:END or END (default: all, to head)"

@@ -1,8 +1,8 @@
 """The commands as the command line invokes them: one plain function each, given typed values.
 
-Each takes a :class:`Context` (the settings, the targets they configure, where
-output goes) and the command's own arguments, resolves which database or shards
-it is about, and hands them to the core: :mod:`migrator.core.upgrade`,
+Each takes a :class:`~migrator.cli.context.Context` (the settings, the targets they
+configure, which databases the command covers, where output goes) and the command's
+own arguments, and hands them to the core: :mod:`migrator.core.upgrade`,
 :mod:`migrator.fleet.threads`, :mod:`migrator.core.runner`. Heavy modules (SQLAlchemy,
 Alembic) are imported inside the commands that need them, so `wait` and a no-op
 `upgrade` stay light.
@@ -10,29 +10,10 @@ Alembic) are imported inside the commands that need them, so `wait` and a no-op
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, TextIO
-
-from migrator.errors import ConfigError, MigratorError
+from migrator.cli.context import Context
+from migrator.errors import MigratorError
 from migrator.process.logs import get_logger
-from migrator.process.report import RunReport
-from migrator.settings.config import RunOptions
-from migrator.settings.declarations import Settings
-from migrator.settings.target import DatabaseTarget, Project
-from migrator.settings.targets import (
-    Target,
-    declared_names,
-    discover,
-    select,
-    slice_for_pod,
-)
-
-if TYPE_CHECKING:
-    from migrator.db.connection import ConnectionSettings
+from migrator.settings.targets import Target
 
 log = get_logger()
 
@@ -40,102 +21,9 @@ log = get_logger()
 _POD_SLICE_VARIABLES = ("MIGRATE_SHARD_INDEX", "MIGRATE_SHARD_COUNT", "JOB_COMPLETION_INDEX")
 
 
-@dataclass(frozen=True)
-class Context:
-    """What every command is given: the settings, which target and shard the command
-    line named, the environment named targets are declared in, and where output goes."""
-
-    settings: Settings
-    environ: Mapping[str, str]
-    target_name: str | None
-    shard: int | None
-    stdout: TextIO
-    report: RunReport
-    add_secret: Callable[[str], None]  # masks a password in every later line
-    # Which of ``environ``'s variables came from `.env`, for messages about targets.
-    origins: Mapping[str, str] = field(default_factory=dict)
-
-    @cached_property
-    def targets(self) -> list[Target]:
-        """Every configured target, read once; their passwords join the secrets to mask."""
-        default = self.settings.database_target() if self.settings.has_database() else None
-        declared = declared_names(self.settings.targets)
-        targets = discover(self.environ, default, self.default_project, declared, self.origins)
-        for target in targets:
-            for shard in target.shards:
-                self.add_secret(shard.password.get_secret_value())
-        return targets
-
-    @property
-    def default_project(self) -> Project:
-        return Project(self.settings.migrations_dir, self.settings.schema_ref)
-
-    def target(self) -> Target:
-        return select(self.targets, self.target_name)
-
-    def project(self) -> Project:
-        if self.target_name is None:  # no database needed to know the default project
-            return self.default_project
-        return self.target().project
-
-    def database(self) -> ConnectionSettings:
-        """The connection settings; only commands that talk to the server ask for them."""
-        target = self.target()
-        if self.shard is None and len(target.shards) > 1:
-            raise ConfigError(
-                f"target {target.name} has {len(target.shards)} shards: name one with --shard"
-            )
-        return self.connection(target.shard(self.shard or 0))
-
-    def connection(self, shard: DatabaseTarget) -> ConnectionSettings:
-        from migrator.db.connection import ConnectionSettings
-
-        self.add_secret(shard.password.get_secret_value())
-        return ConnectionSettings(
-            target=shard,
-            wait_timeout=self.settings.wait_timeout,
-            connect_timeout=self.settings.connect_timeout,
-        )
-
-    def options(self) -> RunOptions:
-        return RunOptions(
-            runner=f"{self.settings.runner_name(socket.gethostname())} pid {os.getpid()}",
-            lock_timeout=self.settings.lock_timeout,
-            ddl_lock_timeout=self.settings.ddl_lock_timeout,
-            on_unknown_revision=self.settings.on_unknown_revision,
-            use_lock=self.use_lock,
-            blocking_ddl=self.settings.blocking_ddl,
-            blocking_ddl_min_rows=self.settings.blocking_ddl_min_rows,
-            progress_interval=self.settings.progress_interval,
-            drift=self.settings.drift,
-            online_tool=self.online_tool(),
-        )
-
-    def online_tool(self) -> str | None:
-        """pt-online-schema-change's path under MIGRATE_BLOCKING_DDL=online: exit 2 without it."""
-        if self.settings.blocking_ddl != "online":
-            return None
-        from migrator.ddl.online_tool import find_tool
-
-        return find_tool()
-
-    @property
-    def use_lock(self) -> bool:
-        return self.settings.lock_mode == "get_lock"
-
-    def shadow_server(self, database: ConnectionSettings) -> ConnectionSettings | None:
-        """Where autogenerate and plan create their shadow database; None: next to ``database``."""
-        shadow = self.settings.shadow_target()
-        return replace(database, target=shadow) if shadow is not None else None
-
-    def print(self, *lines: object) -> None:
-        for line in lines:
-            print(line, file=self.stdout)
-
-
 def wait(context: Context, *, head: bool) -> None:
     """Wait for every database the command covers, one after the other."""
-    databases = _databases(context)
+    databases = context.covered()
     for covered in databases:
         if head:
             from migrator.core import runner
@@ -153,50 +41,8 @@ def wait(context: Context, *, head: bool) -> None:
         log.info("the database accepts logins", extra=covered.fields(len(databases)))
 
 
-@dataclass(frozen=True)
-class _Covered:
-    """One database a command covers: its target, its position there, how to reach it."""
-
-    target: Target
-    position: int
-    database: ConnectionSettings
-
-    def label(self) -> str:
-        return f"{self.target.name} {self.database.target.redacted_url()}"
-
-    def fields(self, count: int) -> dict[str, object]:
-        """The log fields that say which database a line is about, when there are several."""
-        if count == 1:
-            return {}
-        return {
-            "target_name": self.target.name,
-            "shard": self.position,
-            "database": self.database.target.redacted_url(),
-        }
-
-
-def _databases(context: Context) -> list[_Covered]:
-    """The databases `check` and `wait` cover: the --shard given, else every shard of the
-    --target given, else of every target, as `upgrade` migrates them (and `status` shows
-    them)."""
-    if context.target_name is None and context.shard is None:
-        targets = context.targets
-        if not targets:
-            select(targets, None)  # raises: nothing is configured
-    else:
-        targets = [context.target()]
-    if context.shard is not None:
-        shard = targets[0].shard(context.shard)
-        return [_Covered(targets[0], context.shard, context.connection(shard))]
-    return [
-        _Covered(target, position, context.connection(shard))
-        for target in targets
-        for position, shard in enumerate(target.shards)
-    ]
-
-
 def upgrade(context: Context, revision: str) -> None:
-    fleet = _fleet(context)
+    fleet = context.fleet()
     if fleet is not None:
         _upgrade_fleet(context, fleet, revision)
         return
@@ -205,27 +51,6 @@ def upgrade(context: Context, revision: str) -> None:
 
     scripts = ProjectScripts(context.project(), revision)
     upgrade_database(scripts, database, context.options(), revision, context.report)
-
-
-def _fleet(context: Context) -> list[tuple[Target, list[int]]] | None:
-    """Which shards of which targets `upgrade` takes; None for a single database."""
-    if context.shard is not None:
-        return None
-    targets = [context.target()] if context.target_name else context.targets
-    if not targets:
-        select(targets, None)  # raises: nothing is configured
-    pods = context.settings.pod_slice()
-    if pods is None and len(targets) == 1 and len(targets[0].shards) == 1:
-        return None
-    return [
-        (
-            target,
-            list(range(len(target.shards)))
-            if pods is None
-            else slice_for_pod(len(target.shards), *pods),
-        )
-        for target in targets
-    ]
 
 
 def _upgrade_fleet(context: Context, plan: list[tuple[Target, list[int]]], revision: str) -> None:
@@ -308,7 +133,7 @@ def resolve(context: Context, revision: str, *, applied: bool) -> None:
 
 def check(context: Context) -> None:
     """Check every database the command covers; the worst failure decides the exit status."""
-    databases = _databases(context)
+    databases = context.covered()
     from migrator.core import runner
 
     if len(databases) == 1:
@@ -333,7 +158,7 @@ def drift(context: Context, *, output_format: str) -> None:
     """Compare every database the command covers with what its migrations produce at its
     recorded revision; exit 12 when any differs, the worst failure's status when some
     could not be compared."""
-    databases = _databases(context)
+    databases = context.covered()
     from migrator.core.drift import Compared, drift, label
     from migrator.drift.report import summary, write_json, write_text
     from migrator.errors import ExitStatus, SchemaDrift, ShardsFailed

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO, get_args
 
 from migrator.cli import commands
 from migrator.cli.arguments import parse_args
+from migrator.cli.context import Context
 from migrator.errors import ConfigError, ExitStatus
 from migrator.process import interrupts
 from migrator.process.logs import Redactor, configure_logging, get_logger, log_failure
@@ -91,7 +92,7 @@ def run(argv: list[str], *, stdout: TextIO) -> int:
         file_values = _env_file_values()
         _review_variable_names(os.environ, file_values, declared)
         environ, origins = with_env_file(os.environ, file_values, declared)
-        context = commands.Context(
+        context = Context(
             settings, environ, args.target, args.shard, stdout, report, redact.add, origins
         )
         COMMANDS[args.command](context, args)
@@ -187,7 +188,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 # Each command with its arguments, as argparse parsed them.
-COMMANDS: dict[str, Callable[[commands.Context, SimpleNamespace], None]] = {
+COMMANDS: dict[str, Callable[[Context, SimpleNamespace], None]] = {
     "upgrade": lambda context, args: commands.upgrade(context, args.revision),
     "downgrade": lambda context, args: commands.downgrade(context, args.revision),
     "autogenerate": lambda context, args: commands.autogenerate(context, args.message),

@@ -32,6 +32,7 @@ from migrator.ddl.statements import Statement
 from migrator.errors import BlockingDdlRefused, MigrationFailed
 from migrator.process import interrupts
 from migrator.process.logs import get_logger
+from migrator.process.preview import REFUSAL_PREVIEW, preview
 from migrator.settings.target import DatabaseTarget
 
 log = get_logger()
@@ -108,9 +109,10 @@ class OnlineExecutor:
             return False
         self.resume = None
         if digest(statement) != resume.statement_digest:
+            shown = preview(statement, REFUSAL_PREVIEW)
             raise MigrationFailed(
                 f"revision {revision}: an interrupted run had changed {resume.table} online"
-                f" with `{resume.statement}`, but the revision now runs `{_preview(statement)}`"
+                f" with `{resume.statement}`, but the revision now runs `{shown}`"
                 " first: it was edited since; repair the schema by hand, then use `resolve`"
             )
         online_marker.clear(cursor)
@@ -130,8 +132,9 @@ class OnlineExecutor:
         alter, why = online_table.translate(parsed, database)
         why = why or self.refusal(cursor, parsed)
         if why is not None:
+            shown = preview(statement, REFUSAL_PREVIEW)
             raise BlockingDdlRefused(
-                f"revision {revision}: `{_preview(statement)}` would block writes on {table}"
+                f"revision {revision}: `{shown}` would block writes on {table}"
                 f" and cannot run through {TOOL}: {why}; MIGRATE_BLOCKING_DDL=online: {WAY_OUT}"
             )
         self.probe(cursor)
@@ -139,7 +142,7 @@ class OnlineExecutor:
             revision=revision,
             table=table,
             statement_digest=digest(statement),
-            statement=_preview(statement),
+            statement=preview(statement, REFUSAL_PREVIEW),
             statements_before=executed,
             definition_digest=online_table.definition_digest(cursor, table),
             swapped=False,
@@ -254,7 +257,3 @@ def _chunk_time(cursor: Any) -> float:
     cursor.execute("SELECT @@innodb_autoinc_lock_mode")
     row = cursor.fetchone()
     return CHUNK_TIME if row is not None and int(row[0]) == 2 else CHUNK_TIME_AUTOINC_LOCKED
-
-
-def _preview(statement: str) -> str:
-    return " ".join(statement.split())[:200]

@@ -25,7 +25,9 @@ from migrator.errors import AccessDenied
 MAX_NAME = 64
 # The server's refusal to create a trigger with binary logging on, without SUPER
 # (ER_BINLOG_CREATE_ROUTINE_NEED_SUPER).
-PRIVILEGE_ERRORS = frozenset({1044, 1142, 1227})  # database, table and global denials
+PRIVILEGE_ERRORS = frozenset(
+    {ER.DBACCESS_DENIED_ERROR, ER.TABLEACCESS_DENIED_ERROR, ER.SPECIFIC_ACCESS_DENIED_ERROR}
+)
 
 
 def copy_name(table: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import ER
 
 from migrator.db.marker import FINGERPRINT_TABLE
 from migrator.drift.quick_print import quick_print
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 # Bumped whenever normalisation changes: a fingerprint of another format is not compared.
 FORMAT = 1
-NO_SUCH_TABLE = 1146
 
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {FINGERPRINT_TABLE} (
@@ -108,7 +108,7 @@ def read_stored(connection: pymysql.Connection[Any]) -> StoredFingerprint | None
             cursor.execute(_READ)
             row = cursor.fetchone()
     except pymysql.err.ProgrammingError as error:
-        if error.args[0] != NO_SUCH_TABLE:
+        if error.args[0] != ER.NO_SUCH_TABLE:
             raise
         row = None
     finally:

@@ -8,7 +8,7 @@ after an upgrade that started from such a schema (or from an empty database).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from migrator.db import marker
 from migrator.drift.fingerprint import (
@@ -21,13 +21,13 @@ from migrator.drift.fingerprint import (
 from migrator.drift.quick_print import quick_print
 from migrator.errors import SchemaDrift
 from migrator.process.logs import get_logger
+from migrator.settings.config import DriftPolicy
 
 if TYPE_CHECKING:
     import pymysql
 
 log = get_logger()
 
-DriftPolicy = Literal["off", "warn", "fail"]
 REMEDY = (
     "run `drift` to see what differs; then write a revision that makes it official,"
     " or revert the manual change"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from migrator.db.connection import is_mariadb
 from migrator.db.marker import BOOKKEEPING_TABLES
-from migrator.drift.snapshot import Read, is_mariadb, reads
+from migrator.drift.snapshot import Read, reads
 
 if TYPE_CHECKING:
     import pymysql
@@ -40,7 +41,8 @@ def _hashed(read: Read) -> str:
 
 def quick_print(connection: pymysql.Connection[Any], database: str) -> str:
     """``database``'s quick print (SHA-256, hex) on this server; ends the read's transaction."""
-    every = reads(is_mariadb(connection)).values()
+    server = connection.get_server_info()  # type: ignore[no-untyped-call]
+    every = reads(is_mariadb(server)).values()
     query = "SELECT CONCAT_WS('/', " + ", ".join(_hashed(read) for read in every) + ")"
     parameters = tuple(database for read in every for _ in range(read.parameters))
     try:

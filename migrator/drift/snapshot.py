@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from migrator.db.connection import is_mariadb
+
 if TYPE_CHECKING:
     import pymysql
 
@@ -158,15 +160,10 @@ class RawSchema:
     triggers: list[Row] = field(default_factory=list)
 
 
-def is_mariadb(connection: pymysql.Connection[Any]) -> bool:
-    """Whether the server is MariaDB, from the login's greeting (no round trip)."""
-    greeting: Any = connection  # the server's version string, not in PyMySQL's stubs
-    return "mariadb" in str(greeting.server_version).lower()
-
-
 def read_raw_schema(connection: pymysql.Connection[Any], database: str) -> RawSchema:
     """Every row drift compares for ``database``; ends the read's transaction."""
-    mariadb = is_mariadb(connection)
+    # The login's greeting says which server this is: no round trip.
+    mariadb = is_mariadb(connection.get_server_info())  # type: ignore[no-untyped-call]
     read: dict[str, list[Row]] = {}
     try:
         with connection.cursor() as cursor:

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from migrator.settings.declarations import Settings, Unusual, declarations
+from migrator.settings.declarations import Settings, declarations
+from migrator.settings.kinds import Unusual
 
 
 def read_fast_settings(environ: Mapping[str, str], env_file: Path | None) -> Settings | None:

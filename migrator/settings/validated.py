@@ -18,7 +18,8 @@ from pydantic import Field, SecretStr, ValidationError, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from migrator.errors import ConfigError
-from migrator.settings.declarations import FILE, SECRET, Settings, declarations
+from migrator.settings.declarations import Settings, declarations
+from migrator.settings.kinds import FILE, SECRET
 from migrator.settings.target import Secret
 
 

@@ -1,4 +1,4 @@
-"""Every module of the runner has one purpose, said in one sentence, and DEVELOPING.md lists it."""
+"""Every module of the runner is short, says its one purpose, and DEVELOPING.md lists it."""
 
 from __future__ import annotations
 
@@ -39,3 +39,20 @@ def test_the_developers_layout_names_every_package_and_module() -> None:
             missing.append(str(module.relative_to(PACKAGE)))
 
     assert missing == []
+
+
+LONGEST_MODULE = 450  # lines: a longer module holds more than one concern
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_a_module_is_at_most_450_lines(module: Path) -> None:
+    lines = len(module.read_text().splitlines())
+
+    assert lines <= LONGEST_MODULE, f"{module.relative_to(PACKAGE)}: {lines} lines"
+
+
+def test_the_package_holds_at_most_four_plain_modules_besides_its_subpackages() -> None:
+    # `__init__`, `__main__`, `errors`, and one more if argued: the rest lives by concern.
+    plain = sorted(path.name for path in PACKAGE.glob("*.py"))
+
+    assert len(plain) <= 4, plain

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from migrator.settings.declarations import FILE, Integer, Number, declarations
+from migrator.settings.declarations import declarations
+from migrator.settings.kinds import FILE, Integer, Number
 from tests.support.refused import NO_WAIT, PARTS, REFUSED, URL, assert_one_clear_line
 from tests.support.runner import RunEntrypoint
 

@@ -10,14 +10,8 @@ import sqlalchemy as sa
 from alembic.operations import ops
 from sqlalchemy.dialects import mysql
 
-from migrator.autogenerate.ordering import (
-    ForeignKey,
-    Shape,
-    TableShape,
-    _flat,
-    metadata_shape,
-    runnable,
-)
+from migrator.autogenerate.ordering import _flat, runnable
+from migrator.autogenerate.shapes import ForeignKey, Shape, TableShape, metadata_shape
 
 ACCOUNT_KEY = ForeignKey("fk_inventory_account", "inventory", ("account_id",), "accounts", ("id",))
 
