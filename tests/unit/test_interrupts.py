@@ -77,7 +77,7 @@ def test_a_signal_landing_in_a_log_write_is_announced_after_it_not_inside_it() -
     """A nested write to a buffered stream raises (a reentrant call): the handler must
     leave the announcement to another thread."""
     stream = SignalMidWrite()
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream)
     logger = get_logger()
     logger.addHandler(handler)
     try:
