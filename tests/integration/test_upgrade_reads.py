@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pymysql.cursors
@@ -40,7 +40,7 @@ def reads(statements: list[str]) -> tuple[int, int]:
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement this process sends, in order, for the test's duration."""
     statements: list[str] = []
     original = pymysql.cursors.Cursor.execute
@@ -66,10 +66,10 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
                 return _run(*args, **kwargs)
 
             monkeypatch.setattr(module, "run_steps", probe)
-    yield statements
+    return statements
 
 
-def test_an_upgrade_behind_head_reads_the_version_and_the_marker_once_before_and_once_under_the_lock(
+def test_an_upgrade_reads_the_version_and_the_marker_once_before_and_once_under_the_lock(
     migrate: Migrate, migrations: MigrationsDir, database: ScratchDatabase, sent: list[str]
 ) -> None:
     migrations.chain(1)
