@@ -81,8 +81,13 @@ class LockedSession:
         return bool(self.connection.open)
 
     def read(self) -> State:
-        """alembic_version and the run marker, in one round trip (the driver's errors escape)."""
+        """alembic_version and the run marker, in one round trip (the driver's errors escape).
+
+        Without alembic_version the marker is read on its own: the runner never leaves
+        one so, but a person may have dropped the table, and a marker is never ignored."""
         current, running = marker.read_with_version(self.connection)
+        if current is None:
+            running = marker.read(self.connection)
         return State(current or (), running)
 
     def observe(self) -> State:
@@ -93,22 +98,20 @@ class LockedSession:
 
     def acquire(self) -> float:
         """Wait for the migration lock (no-op when held); the seconds spent waiting."""
-        if self.lock is None or self.lock.held:
+        if self.lock is None:
+            log.warning("running without the migration lock (MIGRATE_LOCK=none)")
             return 0.0
-        self.waited = self.lock.acquire()
+        if not self.lock.held:
+            self.waited = self.lock.acquire()
         return self.waited
 
     def take_lock(self) -> State:
         """Take the lock if nobody has, then the state under it: read once."""
         if self.locked is not None:
             return self.locked
-        if self.lock is None:
-            log.warning("running without the migration lock (MIGRATE_LOCK=none)")
-            # Without a lock the state cannot change hands: what was seen stands.
-            self.locked = self.seen or self.read()
-            return self.locked
         self.acquire()
-        self.locked = self.read()
+        # Without a lock the state cannot change hands: what was seen stands.
+        self.locked = self.seen if self.lock is None and self.seen is not None else self.read()
         return self.locked
 
     def reread(self) -> State:

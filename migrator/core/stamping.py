@@ -22,6 +22,7 @@ from migrator.core.inspection import user_tables
 from migrator.core.session import LockedSession
 from migrator.db import marker
 from migrator.db.connection import ConnectionSettings
+from migrator.db.engine import driver_connection
 from migrator.errors import ConfigError, MigrationFailed
 from migrator.process.logs import get_logger
 from migrator.settings.config import RunOptions
@@ -46,7 +47,8 @@ def stamp(
         LockedSession.login(connection_settings, options) as session,
         session.sqlalchemy() as connection,
     ):
-        before = session.take_lock().current
+        session.acquire()
+        before = current_heads(connection)
         try:
             with running_env_py(project):
                 command.stamp(alembic_config(project, connection=connection), revision)
@@ -77,16 +79,9 @@ def baseline(
         LockedSession.login(connection_settings, options) as session,
         session.sqlalchemy() as connection,
     ):
-        state = session.take_lock()
-        current = state.current
-        _refuse_baseline(
-            script,
-            current,
-            project,
-            connection,
-            state.running,
-            replace_foreign=replace_foreign,
-        )
+        session.acquire()
+        current = current_heads(connection)
+        _refuse_baseline(script, current, project, connection, replace_foreign=replace_foreign)
         _record_baseline(connection, adopted)
     log.info(
         "recorded the baseline: run `check` to confirm that the schema matches the schema module",
@@ -116,12 +111,10 @@ def _refuse_baseline(
     current: tuple[str, ...],
     project: Project,
     connection: sqlalchemy.Connection,
-    interrupted: marker.RunMarker | None,
     *,
     replace_foreign: bool,
 ) -> None:
-    """Raise unless the database is one to adopt; reads only. ``interrupted`` is the run
-    marker read under the lock."""
+    """Raise unless the database is one to adopt; reads only."""
     ours = [head for head in current if known(script, head)]
     if ours:
         raise ConfigError(
@@ -137,6 +130,7 @@ def _refuse_baseline(
             " migrations have never had: make sure this is the database you mean, then"
             f" run `baseline REVISION --replace-foreign` to replace it"
         )
+    interrupted = marker.read(driver_connection(connection))
     if interrupted is not None:  # under the lock: left by a gone runner
         raise MigrationFailed(f"{interrupted.describe()}: {interrupted.remedy()}")
     if not user_tables(connection):
@@ -182,7 +176,8 @@ def resolve(
         LockedSession.login(connection_settings, options) as session,
         session.sqlalchemy() as connection,
     ):
-        interrupted = session.take_lock().running
+        session.acquire()
+        interrupted = marker.read(driver_connection(connection))
         if interrupted is None:
             raise ConfigError("no interrupted revision is recorded: nothing to resolve")
         if interrupted.revision != revision:
