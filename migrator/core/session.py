@@ -83,8 +83,8 @@ class LockedSession:
     def read(self) -> State:
         """alembic_version and the run marker, in one round trip (the driver's errors escape).
 
-        Without alembic_version the marker is read on its own: the runner never leaves
-        one so, but a person may have dropped the table, and a marker is never ignored."""
+        Without alembic_version the marker is read on its own: the runner never leaves a
+        marker without that table, but a person may drop it, and a marker is never ignored."""
         current, running = marker.read_with_version(self.connection)
         if current is None:
             running = marker.read(self.connection)
