@@ -23,13 +23,8 @@ from migrator.autogenerate.shapes import (
     ForeignKey,
     Shape,
     TableShape,
-    metadata_shape,
-    reflected_shape,
     served,
 )
-
-# Read through here by core.runner until its split imports them from shapes.
-__all__ = ["metadata_shape", "reflected_shape", "runnable"]
 
 # MySQL's integer types, the ones that take a display width.
 INTEGER_TYPES = (mysql.TINYINT, mysql.SMALLINT, mysql.MEDIUMINT, mysql.INTEGER, mysql.BIGINT)

@@ -3,7 +3,7 @@
 Each takes a :class:`~migrator.cli.context.Context` (the settings, the targets they
 configure, which databases the command covers, where output goes) and the command's
 own arguments, and hands them to the core: :mod:`migrator.core.upgrade`,
-:mod:`migrator.fleet.threads`, :mod:`migrator.core.runner`. Heavy modules (SQLAlchemy,
+:mod:`migrator.fleet.threads`, the verb modules of :mod:`migrator.core`. Heavy modules (SQLAlchemy,
 Alembic) are imported inside the commands that need them, so `wait` and a no-op
 `upgrade` stay light.
 """
@@ -26,9 +26,9 @@ def wait(context: Context, *, head: bool) -> None:
     databases = context.covered()
     for covered in databases:
         if head:
-            from migrator.core import runner
+            from migrator.core import inspection
 
-            runner.wait_for_head(
+            inspection.wait_for_head(
                 covered.target.project,
                 covered.database,
                 context.options(),
@@ -103,47 +103,49 @@ def _upgrade_fleet(context: Context, plan: list[tuple[Target, list[int]]], revis
 
 def downgrade(context: Context, revision: str) -> None:
     database = context.database()  # configuration errors first, before the heavy imports
-    from migrator.core import runner
+    from migrator.core import migrate
 
-    runner.downgrade(context.project(), database, context.options(), revision, context.report)
+    migrate.downgrade(context.project(), database, context.options(), revision, context.report)
 
 
 def stamp(context: Context, revision: str) -> None:
     database = context.database()  # configuration errors first, before the heavy imports
-    from migrator.core import runner
+    from migrator.core import stamping
 
-    runner.stamp(context.project(), database, context.options(), revision)
+    stamping.stamp(context.project(), database, context.options(), revision)
 
 
 def baseline(context: Context, revision: str, *, replace_foreign: bool) -> None:
     database = context.database()
-    from migrator.core import runner
+    from migrator.core import stamping
 
-    runner.baseline(
+    stamping.baseline(
         context.project(), database, context.options(), revision, replace_foreign=replace_foreign
     )
 
 
 def resolve(context: Context, revision: str, *, applied: bool) -> None:
     database = context.database()
-    from migrator.core import runner
+    from migrator.core import stamping
 
-    runner.resolve(context.project(), database, context.options(), revision, applied=applied)
+    stamping.resolve(context.project(), database, context.options(), revision, applied=applied)
 
 
 def check(context: Context) -> None:
     """Check every database the command covers; the worst failure decides the exit status."""
     databases = context.covered()
-    from migrator.core import runner
+    from migrator.core import inspection
 
     if len(databases) == 1:
-        runner.check(databases[0].target.project, databases[0].database, use_lock=context.use_lock)
+        inspection.check(
+            databases[0].target.project, databases[0].database, use_lock=context.use_lock
+        )
         return
     failures: list[tuple[str, MigratorError]] = []
     for covered in databases:
         fields = covered.fields(len(databases))
         try:
-            runner.check(covered.target.project, covered.database, use_lock=context.use_lock)
+            inspection.check(covered.target.project, covered.database, use_lock=context.use_lock)
         except MigratorError as error:  # the other databases are still checked
             log.error(error.message, extra={**fields, "exit_code": int(error.exit_status)})
             failures.append((covered.label(), error))
@@ -201,9 +203,9 @@ def drift(context: Context, *, output_format: str) -> None:
 
 def autogenerate(context: Context, message: str) -> None:
     database = context.database()
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    path = runner.autogenerate(
+    path = authoring.autogenerate(
         context.project(), database, context.options(), message, context.shadow_server(database)
     )
     if path is not None:
@@ -212,9 +214,9 @@ def autogenerate(context: Context, message: str) -> None:
 
 def plan(context: Context, revision: str, *, output_format: str) -> None:
     database = context.database()
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    result = runner.plan(
+    result = authoring.plan(
         context.project(), database, context.options(), revision, context.shadow_server(database)
     )
     if output_format == "json":
@@ -224,9 +226,9 @@ def plan(context: Context, revision: str, *, output_format: str) -> None:
 
 
 def revision(context: Context, message: str) -> None:
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    context.print(runner.revision(context.project(), message))
+    context.print(authoring.revision(context.project(), message))
 
 
 def status(context: Context, *, exit_code: bool) -> None:
@@ -253,7 +255,7 @@ def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
         _status_of_shards(context, target, exit_code=exit_code)
         return
     database = context.connection(target.shard(context.shard or 0))
-    from migrator.core import runner
+    from migrator.core import inspection
     from migrator.fleet.status import read_status
 
     status = read_status(target.project, database, use_lock=context.use_lock)
@@ -264,7 +266,7 @@ def _status_of(context: Context, target: Target, *, exit_code: bool) -> None:
         f"head:     {', '.join(current.heads) or 'none (no revisions)'}",
         f"pending:  {' '.join(current.pending) or 'none'}",
     )
-    if running is not None and (online := runner.online_change_left(database)) is not None:
+    if running is not None and (online := inspection.online_change_left(database)) is not None:
         left_behind = status.partly_applied
         state = "; left behind: the next upgrade removes it or finds it done" if left_behind else ""
         context.print(f"online change: {online.describe()}{state}")
@@ -290,18 +292,18 @@ def _status_of_shards(context: Context, target: Target, *, exit_code: bool) -> N
 
 
 def history(context: Context) -> None:
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    runner.history(context.project(), context.stdout)
+    authoring.history(context.project(), context.stdout)
 
 
 def heads(context: Context) -> None:
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    runner.heads(context.project(), context.stdout)
+    authoring.heads(context.project(), context.stdout)
 
 
 def sql(context: Context, revision_range: str) -> None:
-    from migrator.core import runner
+    from migrator.core import authoring
 
-    runner.sql(context.project(), revision_range, context.stdout)
+    authoring.sql(context.project(), revision_range, context.stdout)

@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from migrator.db import marker, online_marker
+from migrator.db import marker
 from migrator.db.connection import connection_lost
 from migrator.errors import MigrationFailed
 from migrator.process.logs import get_logger
 
 if TYPE_CHECKING:
+    from migrator.core.session import LockedSession, State
     from migrator.db.connection import DriverConnection
-    from migrator.db.lock import MigrationLock
 
 log = get_logger()
 
@@ -141,19 +141,19 @@ def current_state(
 
 def at_head_or_take_lock(
     history: tuple[str, frozenset[str]],
-    connection: DriverConnection,
-    lock: MigrationLock | None = None,
+    session: LockedSession,
     *,
     noop_level: int = logging.INFO,
     before_lock: Callable[[], None] = lambda: None,
 ) -> str | None:
     """The head revision when the database is certainly at it, else None (use the full path).
 
-    With ``lock``, a database found behind head is read again once the lock is held:
-    when another runner held it, that runner has usually just migrated the database,
-    and this one is done without loading SQLAlchemy, Alembic or a revision. When the
-    answer is None, the lock may be held (``lock.held``) for the full path to migrate
-    under, on this connection; if the connection was lost, neither is of use any more.
+    With a lock on ``session``, a database found behind head is read again once the
+    lock is held: when another runner held it, that runner has usually just migrated
+    the database, and this one is done without loading SQLAlchemy, Alembic or a
+    revision. When the answer is None, the session may hold the lock and what was read
+    under it, for the full path to migrate with; if the session was lost, neither is of
+    use any more. The session, not this function, releases the lock.
 
     Raises MigrationFailed when a revision was left partly applied: a marker that is
     still there once this runner holds the lock belongs to a runner that is gone.
@@ -163,38 +163,49 @@ def at_head_or_take_lock(
     database is known to be behind head, before the lock is taken (it may raise).
     """
     head, known = history
-    current, running = current_state(connection)
-    if current == (head,) and running is None:
+    seen = _quietly(session, session.observe)
+    current = seen.current if seen is not None else ()
+    if current == (head,) and seen is not None and seen.running is None:
         log.log(noop_level, "nothing to do: already at head", extra={"revision": head})
         return head
     # A revision these files do not know (a rollback to an older release) is the
     # full path's to judge, and without the lock, as pods starting then must not queue.
-    if lock is None or not connection.open or not set(current or ()) <= known:
+    if session.lock is None or not session.alive or not set(current) <= known:
         return None
     before_lock()
     log.info(
         "the database is behind head: taking the migration lock"
-        if running is None
+        if seen is None or seen.running is None
         else "a revision is being applied: taking the migration lock",
-        extra={"head": head, "current": ",".join(current or ()) or "base"},
+        extra={"head": head, "current": ",".join(current) or "base"},
     )
     try:
-        waited = lock.acquire()
+        waited = session.acquire()
     except pymysql.err.MySQLError as error:
         if not connection_lost(error):
             raise
         return None  # the session was lost while waiting (a failover): log in afresh
-    current, running = current_state(connection)
-    if running is not None:
-        if online_marker.read(connection) is not None:
-            return None  # an online change left behind: the full path finishes with it
-        raise MigrationFailed(f"{running.describe()}: {running.remedy()}")
-    if current != (head,):
+    locked = _quietly(session, session.take_lock)
+    # Unreadable: the full path reads again, and says what went wrong. A marker with an
+    # online change left behind: the full path finishes with it.
+    if locked is not None and locked.running is not None and session.online_change() is None:
+        raise MigrationFailed(f"{locked.running.describe()}: {locked.running.remedy()}")
+    if locked is None or locked.running is not None or locked.current != (head,):
         return None
-    lock.release()
     log.log(
         noop_level,
         "nothing to do: already at head after waiting for the lock",
         extra={"revision": head, "waited_s": round(waited, 1)},
     )
     return head
+
+
+def _quietly(session: LockedSession, read: Callable[[], State]) -> State | None:
+    """The state, or None when it cannot be read: the full path reads it then, and fails
+    with the reason if it must. The read's transaction is ended either way."""
+    try:
+        return read()
+    except pymysql.err.MySQLError:
+        with suppress(pymysql.err.MySQLError):  # a lost connection has no transaction left
+            session.connection.rollback()
+        return None

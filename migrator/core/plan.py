@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -180,7 +181,9 @@ class LiveTables:
     session: dict[str, int | str]
 
     @classmethod
-    def read(cls, connection: Any) -> LiveTables:
+    def read(cls, connection: Any, versions: Sequence[str] | None = None) -> LiveTables:
+        """``versions`` is alembic_version's rows when the caller read them under the lock:
+        one owner for that fact, not a second read."""
         with connection.cursor() as cursor:
             fresh_statistics(cursor)
             cursor.execute("SELECT DATABASE()")
@@ -196,15 +199,16 @@ class LiveTables:
             for table in sorted(sizes):
                 cursor.execute(f"SHOW CREATE TABLE {quote_identifier(table)}")
                 definitions.append(cursor.fetchone()[1])
-            versions: list[str] = []
-            if "alembic_version" in sizes:
-                cursor.execute("SELECT version_num FROM alembic_version")
-                versions = [row[0] for row in cursor]
+            if versions is None:
+                versions = []
+                if "alembic_version" in sizes:
+                    cursor.execute("SELECT version_num FROM alembic_version")
+                    versions = [row[0] for row in cursor]
             cursor.execute("SELECT VERSION()")
             mysql = not is_mariadb(cursor.fetchone()[0])
             row_versions = _row_versions(cursor) if mysql else {}
             session = _verdict_settings(cursor)
-        return cls(database, definitions, versions, sizes, row_versions, mysql, session)
+        return cls(database, definitions, list(versions), sizes, row_versions, mysql, session)
 
     def recreate(self, connection: Any) -> None:
         with connection.cursor() as cursor:

@@ -1,8 +1,9 @@
 """Bringing one database up to a revision, from the login through the fast path to the full path.
 
 The common case, a database already at head, is decided by :mod:`migrator.core.fastpath`
-without SQLAlchemy, Alembic or a revision import. Otherwise the session and the
-migration lock the fast path took are handed to :func:`migrator.core.runner.upgrade`,
+without SQLAlchemy, Alembic or a revision import. Otherwise the session
+(:class:`migrator.core.session.LockedSession`: the login, the lock the fast path
+took, and what it read under it) is handed to :func:`migrator.core.migrate.migrate`,
 which imports Alembic. A fleet calls :func:`upgrade_database` once per shard, from
 several threads, with the project's scripts read once for all of them.
 """
@@ -15,6 +16,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from migrator.core.fastpath import all_compile, at_head_or_take_lock, static_history
+from migrator.core.session import LockedSession
 from migrator.db.connection import ConnectionSettings, session_errors, wait_for_database
 from migrator.process import interrupts
 from migrator.process.report import RunReport
@@ -83,56 +85,34 @@ def upgrade_database(
     ``quiet`` logs a database found at head at debug level: a fleet's thousand
     shards at head would otherwise be a thousand lines saying nothing happened.
     """
-    login = wait_for_database(database)  # the run's one session, reused by the full path
-    lock = None
-    if options.use_lock:
-        from migrator.db.lock import MigrationLock
-
-        lock = MigrationLock(
-            login, database.target.database, options.lock_timeout, database.connect_timeout
-        )
-    try:
+    with LockedSession.login(database, options) as session:  # the run's one session
         if scripts.history is not None:
             with session_errors(database.target):
                 head = at_head_or_take_lock(
                     scripts.history,
-                    login,
-                    lock,
+                    session,
                     noop_level=logging.DEBUG if quiet else logging.INFO,
                     before_lock=scripts.check_before_lock,
                 )
             if head is not None:
                 report.source = report.destination = head
-                _schema_as_left(login, database, options)
+                _schema_as_left(session.connection, database, options)
                 return
         interrupts.checkpoint()  # a lock wait the signal cut ends here, not in a new login
-        script = scripts.script()
-        from migrator.core import runner
+        script, project = scripts.script(), scripts.project
+        from migrator.core.migrate import migrate
 
-        # The full path goes on with the session and the lock the fast path took;
-        # if the session was lost meanwhile, it logs in and locks afresh.
-        alive = login.open
-        trusted = alive and _schema_as_left(login, database, options)
-        runner.upgrade(
-            scripts.project,
-            database,
-            options,
-            revision,
-            report,
-            login=login if alive else None,
-            lock=lock if alive and lock is not None and lock.held else None,
-            script=script,
-        )
+        if session.alive:
+            # The full path goes on with the session, the lock and what was read under it.
+            trusted = _schema_as_left(session.connection, database, options)
+            migrate(project, script, session, options, revision, report=report, upgrade=True)
+        else:
+            # The session was lost meanwhile (a failover): log in and lock afresh.
+            trusted = False
+            with LockedSession.login(database, options) as fresh:
+                migrate(project, script, fresh, options, revision, report=report, upgrade=True)
         if trusted and report.applied:
             _store_fingerprint(database)
-    finally:
-        # On every way out (also a broken script before the full path took them
-        # over); no-ops when the full path already released and closed them.
-        with interrupts.held():
-            if lock is not None and login.open:
-                lock.release()
-            if login.open:
-                login.close()
 
 
 def _schema_as_left(

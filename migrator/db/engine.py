@@ -21,6 +21,7 @@ from migrator.process import interrupts
 
 if TYPE_CHECKING:
     from migrator.db.connection import DriverConnection
+    from migrator.settings.target import DatabaseTarget
 
 
 def sqlalchemy_connection(raw: pymysql.Connection[Any]) -> sqlalchemy.Connection:
@@ -57,27 +58,28 @@ def driver_connection(connection: sqlalchemy.Connection) -> DriverConnection:
     return cast("DriverConnection", connection.connection.driver_connection)
 
 
-@contextmanager
-def open_connection(
-    settings: ConnectionSettings, *, login: pymysql.Connection[Any] | None = None
-) -> Iterator[sqlalchemy.Connection]:
-    """Wait for the server, then yield one SQLAlchemy connection on that login.
+def sqlalchemy_on(raw: pymysql.Connection[Any], target: DatabaseTarget) -> sqlalchemy.Connection:
+    """A SQLAlchemy connection on ``raw``; a session lost meanwhile is the runner's error."""
+    try:
+        return sqlalchemy_connection(raw)
+    except sqlalchemy.exc.DBAPIError as error:
+        # SQLAlchemy closes a session it found disconnected; a second close raises.
+        with suppress(pymysql.err.Error):
+            raw.close()
+        raise classify_connect_error(error, target) from None
 
-    ``login`` is a driver connection already open to the target, used instead of a new one.
+
+@contextmanager
+def open_connection(settings: ConnectionSettings) -> Iterator[sqlalchemy.Connection]:
+    """Wait for the server, then yield one SQLAlchemy connection on a new login.
 
     Database errors that escape the block untranslated become the runner's
     errors here: lost connections and missing privileges are not internal bugs.
     """
     target = settings.target
-    raw = login if login is not None else wait_for_database(settings)
+    raw = wait_for_database(settings)
     with watched(raw, settings):
-        try:
-            connection = sqlalchemy_connection(raw)
-        except sqlalchemy.exc.DBAPIError as error:
-            # SQLAlchemy closes a session it found disconnected; a second close raises.
-            with suppress(pymysql.err.Error):
-                raw.close()
-            raise classify_connect_error(error, target) from None
+        connection = sqlalchemy_on(raw, target)
         try:
             with session_errors(target):
                 yield connection

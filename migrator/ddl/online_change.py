@@ -201,10 +201,12 @@ class OnlineExecutor:
         return removed
 
 
-def recover(connection: Any, database: str, lock_wait_timeout: int) -> OnlineChange | None:
-    """Under the lock: finish with what an interrupted online change left. Returns the
-    change when its swap had happened and the revision must not run it again."""
-    change = online_marker.read(connection)
+def recover(
+    connection: Any, database: str, lock_wait_timeout: int, change: OnlineChange | None
+) -> OnlineChange | None:
+    """Under the lock: finish with what an interrupted online change left (``change``, the
+    record found under the lock). Returns the change when its swap had happened and the
+    revision must not run it again."""
     if change is None:
         return None
     with connection.cursor() as cursor:

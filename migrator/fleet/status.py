@@ -116,9 +116,9 @@ def read_status(
     script: ScriptDirectory | None = None,
 ) -> DatabaseStatus:
     """Read one database's status (``script``: the scripts the caller already loaded)."""
-    from migrator.core import runner
+    from migrator.core import inspection
 
-    return DatabaseStatus(*runner.status(project, database, use_lock=use_lock, script=script))
+    return DatabaseStatus(*inspection.status(project, database, use_lock=use_lock, script=script))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 
 from migrator.alembic_support.scripts import alembic_config
 from migrator.core.fastpath import at_head_or_take_lock, current_state, static_history
+from migrator.core.session import LockedSession
 from migrator.db.connection import ConnectionSettings, wait_for_database
 from migrator.settings.target import Project
 from tests.support.live import live_checksum
@@ -37,11 +38,8 @@ def at_head(migrations: Path, database: ScratchDatabase) -> str | None:
     history = static_history(migrations)
     if history is None:
         return None
-    connection = wait_for_database(settings(database))
-    try:
-        return at_head_or_take_lock(history, connection)
-    finally:
-        connection.close()
+    with LockedSession(settings(database), wait_for_database(settings(database)), None) as session:
+        return at_head_or_take_lock(history, session)
 
 
 def linear(migrations: MigrationsDir) -> None:

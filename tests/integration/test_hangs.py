@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from migrator.core.session import LockedSession
 from migrator.db.connection import ConnectionSettings, connect_once
-from migrator.db.engine import open_connection
 from migrator.errors import DatabaseUnreachable
 from tests.support.migrations import Migrate, MigrationsDir, sql
 from tests.support.network import SilentPort
@@ -150,7 +150,11 @@ def test_a_server_frozen_right_after_the_login_is_unreachable_not_an_internal_er
     login = connect_once(owned_database.target, 1)
     owned_server.freeze()
     try:
-        with pytest.raises(DatabaseUnreachable), open_connection(settings, login=login):
+        with (
+            pytest.raises(DatabaseUnreachable),
+            LockedSession(settings, login, None) as session,
+            session.sqlalchemy(),
+        ):
             pass
     finally:
         owned_server.thaw()

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 PRELOADED = [
     "migrator.cli.main",
     "migrator.cli.commands",
-    "migrator.core.runner",
+    "migrator.core.authoring",
+    "migrator.core.inspection",
+    "migrator.core.migrate",
+    "migrator.core.stamping",
     "migrator.core.upgrade",
     "migrator.settings.validated",
     "alembic.command",
