@@ -158,6 +158,18 @@ DRIFT_DESTINATIONS = {
 }
 
 
+def upgrade_by_its_history(
+    application: Application, migrations: MigrationsDir, migrate: Migrate, destination: str
+) -> dict[str, str]:
+    """Upgrade the scratch database with the application's own revisions; the settings
+    that name its models."""
+    application.copy_history(migrations)
+    settings = {"MIGRATE_SCHEMA": application.models}
+    upgraded = migrate("upgrade", destination, **settings)
+    assert upgraded.code == 0, upgraded.error.get("message")
+    return settings
+
+
 @pytest.mark.parametrize(("name", "destination"), DRIFT_DESTINATIONS.values())
 def test_drift_is_clean_on_a_real_application_upgraded_by_its_migrations(
     name: str,
@@ -167,11 +179,7 @@ def test_drift_is_clean_on_a_real_application_upgraded_by_its_migrations(
     database: ScratchDatabase,
 ) -> None:
     """Issue 25: a database the application's own history built has no drift."""
-    application = APPLICATIONS[name]
-    application.copy_history(migrations)
-    settings = {"MIGRATE_SCHEMA": application.models}
-    upgraded = migrate("upgrade", destination, **settings)
-    assert upgraded.code == 0, upgraded.error.get("message")
+    settings = upgrade_by_its_history(APPLICATIONS[name], migrations, migrate, destination)
 
     drifted = migrate("drift", **settings)
 
@@ -192,11 +200,7 @@ def test_check_is_clean_on_a_real_application_upgraded_by_its_migrations(
     database: ScratchDatabase,
 ) -> None:
     """`check` compares a database its history built, not create_all, with the models."""
-    application = APPLICATIONS[name]
-    application.copy_history(migrations)
-    settings = {"MIGRATE_SCHEMA": application.models}
-    upgraded = migrate("upgrade", **settings)
-    assert upgraded.code == 0, upgraded.error.get("message")
+    settings = upgrade_by_its_history(APPLICATIONS[name], migrations, migrate, "head")
 
     checked = migrate("check", **settings)
 
