@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pymysql
 import sqlalchemy
@@ -51,6 +51,9 @@ from migrator.process.logs import get_logger
 from migrator.process.preview import ERROR_PREVIEW, preview
 from migrator.settings.target import Project
 
+if TYPE_CHECKING:
+    from migrator.db.connection import DriverConnection
+
 log = get_logger()
 
 
@@ -70,6 +73,11 @@ class _Progress:
     applied: list[str] = field(default_factory=list)
     refusal: BlockingDdlRefused | None = None  # the guard's, raised by a statement hook
 
+    @property
+    def driver(self) -> DriverConnection:
+        """The PyMySQL session under ``connection``: the marker is written on it directly."""
+        return driver_connection(self.connection)
+
     def steps(self, steps: Sequence[RevisionStep]) -> Iterator[RevisionStep]:
         # Alembic pulls steps from this generator one at a time, each after the
         # previous revision and its version row were committed: the boundary at
@@ -79,7 +87,7 @@ class _Progress:
         for step in steps:
             with interrupts.deferred():
                 marker.record(
-                    self.connection,
+                    self.driver,
                     revision=step.revision.revision,
                     before=",".join(self.stamped),
                     after=",".join(self._heads_after(step)),
@@ -101,6 +109,10 @@ class _Progress:
         """alembic_version once ``step`` completes: what `resolve` stamps. On a branched
         history the step's own revisions are not all of it: another branch's head stays."""
         heads = (set(self.stamped) - set(step.from_revisions)) | set(step.to_revisions)
+        if len(heads) < 2:
+            # Nothing to drop, and the walk below costs a pass over the whole history
+            # per revision: quadratic in an upgrade from empty.
+            return sorted(heads)
         ancestors = {
             ancestor.revision
             for head in heads
@@ -128,7 +140,7 @@ class _Progress:
         if self.refusal is not None:
             raise self.refusal  # before the version row commits: the revision is not done
         # Same transaction as Alembic's version row: both commit, or neither.
-        marker.clear(self.connection)
+        marker.clear_in_transaction(self.driver)
         revision = step.up_revision_id or ""
         self.applied.append(revision)
         self.stamped = tuple(sorted(heads))
@@ -155,7 +167,8 @@ class _Progress:
                 return DatabaseUnreachable(f"lost the connection: {error_text(error)}")
             if code is not None and code in ACCESS_ERRORS:
                 return AccessDenied(f"the migration user lacks a privilege: {error_text(error)}")
-            if isinstance(error, sqlalchemy.exc.DBAPIError):
+            # The marker is written on the driver: its errors are PyMySQL's own.
+            if isinstance(error, (sqlalchemy.exc.DBAPIError, pymysql.err.MySQLError)):
                 return MigrationFailed(
                     f"preparing the session or updating alembic_version failed: {error_text(error)}"
                 )

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (
 )"""
 
 
+_DELETE = f"DELETE FROM {MARKER_TABLE}"  # noqa: S608 - a constant name
 _COLUMNS = "revision, stamped_before, stamped_after, started_at, runner"
 _SELECT = f"SELECT {_COLUMNS} FROM {MARKER_TABLE}"  # noqa: S608 - constant names
 
@@ -181,7 +182,7 @@ def read(connection: DriverConnection) -> RunMarker | None:
 
 
 def record(
-    connection: sqlalchemy.Connection, revision: str, before: str, after: str, runner: str
+    connection: DriverConnection, revision: str, before: str, after: str, runner: str
 ) -> None:
     """Write the marker in the transaction that the revision then runs in.
 
@@ -190,16 +191,26 @@ def record(
     before its first DDL leaves no marker, rightly: nothing of it was applied
     (its DML rolls back with the marker).
     """
-    # Driver-level SQL: this runs twice per revision, and building and
-    # compiling a Core statement each time costs more than the round trip.
-    connection.exec_driver_sql(
-        f"INSERT INTO {MARKER_TABLE}"  # noqa: S608 - a constant name; values are bound
-        " (id, revision, stamped_before, stamped_after, started_at, runner)"
-        " VALUES (1, %s, %s, %s, UTC_TIMESTAMP(6), %s)",
-        (revision, before, after, runner[:255]),
-    )
+    # On the PyMySQL session itself, which SQLAlchemy's connection and transaction
+    # wrap: this runs twice per revision, and going through SQLAlchemy adds its
+    # execution machinery and the statement hooks (guard, timing) for the runner's
+    # own bookkeeping row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {MARKER_TABLE}"  # noqa: S608 - a constant name; values are bound
+            " (id, revision, stamped_before, stamped_after, started_at, runner)"
+            " VALUES (1, %s, %s, %s, UTC_TIMESTAMP(6), %s)",
+            (revision, before, after, runner[:255]),
+        )
 
 
 def clear(connection: sqlalchemy.Connection) -> None:
     """Delete the marker; inside Alembic's transaction this commits with the version row."""
-    connection.exec_driver_sql(f"DELETE FROM {MARKER_TABLE}")  # noqa: S608 - a constant name
+    connection.exec_driver_sql(_DELETE)
+
+
+def clear_in_transaction(connection: DriverConnection) -> None:
+    """Delete the marker on the PyMySQL session, in the transaction it has open (Alembic's,
+    as a revision is stamped): it commits with the version row, or not at all."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DELETE)

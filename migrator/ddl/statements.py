@@ -7,6 +7,7 @@ The guard and ``plan`` both read statements through it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
@@ -77,11 +78,26 @@ class Statement:
         return ", ".join(clause for clause in written if clause)
 
 
+# Statements up to this length are parsed once per text (a Statement is immutable and
+# depends on the text alone): `plan` and the guard see a statement more than once, and
+# revisions repeat statements. Longer ones, bulk data for one, are not kept alive.
+_CACHED_LENGTH = 4096
+
+
 def parse(sql: str) -> Statement:
     """``sql`` taken apart as the server would read it; "unparsed" when it may be table DDL
     that cannot be taken apart for certain: several statements, executable comments
     (``/*!50000 …*/``), SQL run from a string or a routine, or a string that reads
     differently with and without backslash escapes."""
+    return _parse_cached(sql) if len(sql) <= _CACHED_LENGTH else _parse_text(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(sql: str) -> Statement:
+    return _parse_text(sql)
+
+
+def _parse_text(sql: str) -> Statement:
     parsed = _parse(sql, backslash_escapes=True)
     if "\\" in sql and _parse(sql, backslash_escapes=False) != parsed:
         return _unparsed(sql, "it reads differently with sql_mode NO_BACKSLASH_ESCAPES")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 # How the server reads a statement, token by token. Two string rules: with and without
 # backslash escapes (sql_mode NO_BACKSLASH_ESCAPES), as a statement may be read either way.
@@ -29,23 +29,21 @@ _TOKENS = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    # A tuple rather than a frozen dataclass: the guard tokenizes every statement a
+    # revision runs, and a frozen dataclass's __init__ costs several times as much.
     kind: str  # space, executable, comment, quoted, string, word or symbol
     text: str
     start: int
     end: int
-
-    @property
-    def word(self) -> str:
-        """The keyword it is, upper case; "" when it is not a bare word."""
-        return self.text.upper() if self.kind == "word" else ""
+    word: str  # the keyword it is, upper case; "" when it is not a bare word
 
 
 def tokenize(sql: str, backslash_escapes: bool) -> list[Token]:
     return [
-        Token(str(match.lastgroup), match.group(), match.start(), match.end())
+        Token(kind, text, match.start(), match.end(), text.upper() if kind == "word" else "")
         for match in _TOKENS[backslash_escapes].finditer(sql)
+        for kind, text in ((str(match.lastgroup), match.group()),)
     ]
 
 

@@ -14,7 +14,7 @@ from migrator.autogenerate.review import describe_diff
 from migrator.core.apply import _Progress
 from migrator.db.connection import MAX_BACKOFF, ConnectionSettings, wait_for_database
 from migrator.db.lock import MAX_LOCK_NAME, lock_name
-from migrator.errors import DatabaseUnreachable, ScriptError
+from migrator.errors import DatabaseUnreachable, MigrationFailed, ScriptError
 from migrator.settings.target import parse_database_url
 
 
@@ -82,8 +82,13 @@ def test_describe_diff_names_the_objects() -> None:
         (pymysql.err.OperationalError(2006, "MySQL server has gone away"), DatabaseUnreachable),
         (RuntimeError("env.py is broken"), ScriptError),
         (SystemExit(0), ScriptError),
+        # The marker is written on the driver session: PyMySQL's own error, unwrapped.
+        (
+            pymysql.err.ProgrammingError(1146, "Table 'test.migrator_run_marker' doesn't exist"),
+            MigrationFailed,
+        ),
     ],
-    ids=["lost", "gone away", "env.py raised", "env.py exited"],
+    ids=["lost", "gone away", "env.py raised", "env.py exited", "marker not written"],
 )
 def test_a_failure_outside_any_revision_keeps_its_meaning(
     error: BaseException, expected: type[Exception]
