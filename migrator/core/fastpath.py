@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable
 from contextlib import suppress
+from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +72,18 @@ def static_history(migrations_dir: Path) -> tuple[str, frozenset[str]] | None:
 
 def all_compile(migrations_dir: Path) -> bool:
     """Whether Python compiles every revision file: a check for typos that imports nothing
-    (False only for a file that certainly fails; unreadable files are the full load's)."""
+    (False only for a file that certainly fails; unreadable files are the full load's).
+
+    Through the import system's own loader, so that the bytecode cache serves both this
+    check and Alembic's load that follows: the image's precompiled files are read, not
+    compiled, and a checkout's are compiled once.
+    """
     versions = migrations_dir / "versions"
     try:
         with os.scandir(versions) as entries:
             files = [e.path for e in entries if _REVISION_FILE.fullmatch(e.name) and e.is_file()]
         for path in files:
-            compile(Path(path).read_bytes(), path, "exec", dont_inherit=True)
+            SourceFileLoader("revision", path).get_code("revision")
     except OSError:
         return True
     except (SyntaxError, ValueError):  # ValueError: a null byte in the source

@@ -14,10 +14,8 @@ from migrator.alembic_support.scripts import (
     pending_steps,
     revisions,
 )
-from migrator.autogenerate.shadow import shadow_database
 from migrator.core.apply import run_steps
 from migrator.core.inspection import known_or_skipped, refuse_left
-from migrator.core.plan import LiveTables, measure
 from migrator.core.session import LockedSession
 from migrator.db.connection import ConnectionSettings
 from migrator.db.engine import driver_connection
@@ -202,6 +200,11 @@ def _refuse_blocking_plan(
     table (under online: when the tool cannot run it), measured on a shadow copy, and
     exit 4 when the tool would lack a privilege; the guard still checks each statement
     as it runs. ``current`` is alembic_version as read under the lock."""
+    # Imported here: only the refuse and online policies measure beforehand, and an
+    # upgrade under the others should not pay for loading plan's and the shadow's code.
+    from migrator.autogenerate.shadow import shadow_database
+    from migrator.core.plan import LiveTables, measure
+
     driver = driver_connection(connection)
     live = LiveTables.read(driver, versions=current)
     if not any(size.rows >= options.blocking_ddl_min_rows for size in live.sizes.values()):
