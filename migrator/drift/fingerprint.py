@@ -11,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pymysql
 from pymysql.constants import ER
@@ -90,8 +89,7 @@ def live_fingerprint(connection: pymysql.Connection[Any], database: str) -> tupl
     return schema, fingerprint(schema)
 
 
-@dataclass(frozen=True)
-class StoredFingerprint:
+class StoredFingerprint(NamedTuple):
     """What the runner recorded: the schema's fingerprint at a revision."""
 
     revision: str  # alembic_version's rows, comma-separated

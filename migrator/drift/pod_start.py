@@ -21,10 +21,11 @@ from migrator.drift.fingerprint import (
 from migrator.drift.quick_print import quick_print
 from migrator.errors import SchemaDrift
 from migrator.process.logs import get_logger
-from migrator.settings.config import DriftPolicy
 
 if TYPE_CHECKING:
     import pymysql
+
+    from migrator.settings.config import DriftPolicy
 
 log = get_logger()
 

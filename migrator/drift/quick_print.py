@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrator.db.connection import is_mariadb
 from migrator.db.marker import BOOKKEEPING_TABLES
-from migrator.drift.snapshot import Read, reads
+from migrator.drift.reads import Read, reads
 
 if TYPE_CHECKING:
     import pymysql
