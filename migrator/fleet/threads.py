@@ -165,6 +165,8 @@ class FleetProgress:
         self._next_line = now + self.interval
         with self._counting:
             done, failed = self.done, self.failed
+        if done >= self.total:
+            return  # the last shard ended between two checks: the summary says the rest
         elapsed = now - self.started
         eta = elapsed / done * (self.total - done) if done else None
         log.info(
