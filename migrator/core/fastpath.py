@@ -24,14 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from migrator.db import marker
 from migrator.db.connection import connection_lost
 from migrator.errors import MigrationFailed
 from migrator.process.logs import get_logger
 
 if TYPE_CHECKING:
     from migrator.core.session import LockedSession, State
-    from migrator.db.connection import DriverConnection
 
 log = get_logger()
 
@@ -126,23 +124,6 @@ def _literal(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):  # e.g. a tuple spread over several lines
         return _UNREADABLE
-
-
-def current_state(
-    connection: DriverConnection,
-) -> tuple[tuple[str, ...] | None, marker.RunMarker | None]:
-    """alembic_version's rows (None when they cannot be read) and the run marker, if any.
-
-    The read's transaction is ended: under REPEATABLE READ the connection would
-    otherwise keep this snapshot, and the full path, which reuses the connection, must
-    see what other runners commit later.
-    """
-    try:
-        return marker.read_with_version(connection)
-    except pymysql.err.MySQLError:
-        with suppress(pymysql.err.MySQLError):  # a lost connection has no transaction left
-            connection.rollback()
-        return None, None
 
 
 def at_head_or_take_lock(
